@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * Bounded publisher dedupe table: linear probing with backward-shift deletion
+ * (no tombstones, so lookups stay short however long the appliance runs).
+ * Written by hand rather than with rte_hash because lib/ stays free of DPDK
+ * and the table lives inside the shard's own memory region.
+ */
+#include <errno.h>
+
+#include "dedupe.h"
+
+static inline uint32_t
+pub_hash(uint32_t id)
+{
+	/* Murmur3 finaliser: publisher ids are often small consecutive numbers. */
+	id ^= id >> 16;
+	id *= 0x85ebca6bu;
+	id ^= id >> 13;
+	id *= 0xc2b2ae35u;
+	id ^= id >> 16;
+	return id;
+}
+
+static uint32_t
+slots_for(uint32_t max)
+{
+	uint32_t n = 8;
+
+	/* Load factor at most 1/2 keeps linear probes short. */
+	while (n < 2 * max)
+		n <<= 1;
+	return n;
+}
+
+size_t
+msh_dedupe_footprint(uint32_t max_publishers)
+{
+	if (max_publishers == 0 || max_publishers > (1u << 30))
+		return 0;
+	return sizeof(struct msh_dedupe) +
+	       (size_t)slots_for(max_publishers) * sizeof(struct msh_dedupe_entry);
+}
+
+struct msh_dedupe *
+msh_dedupe_init(void *mem, uint32_t max_publishers)
+{
+	struct msh_dedupe *d = mem;
+	uint32_t n;
+
+	if (mem == NULL || max_publishers == 0 || max_publishers > (1u << 30)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = slots_for(max_publishers);
+	memset(d, 0, sizeof(*d) + (size_t)n * sizeof(d->slot[0]));
+	d->mask = n - 1;
+	d->max = max_publishers;
+	return d;
+}
+
+static const struct msh_dedupe_entry *
+lookup(const struct msh_dedupe *d, uint32_t id)
+{
+	for (uint32_t i = pub_hash(id) & d->mask;; i = (i + 1) & d->mask) {
+		const struct msh_dedupe_entry *e = &d->slot[i];
+
+		if (e->next_seq == 0)
+			return NULL;
+		if (e->publisher_id == id)
+			return e;
+	}
+}
+
+uint64_t
+msh_dedupe_next(const struct msh_dedupe *d, uint32_t publisher_id)
+{
+	const struct msh_dedupe_entry *e = lookup(d, publisher_id);
+
+	return e ? e->next_seq : 1;
+}
+
+void
+msh_dedupe_check(const struct msh_dedupe *d, uint32_t publisher_id, uint64_t seq,
+		 uint32_t count, struct msh_dedupe_verdict *v)
+{
+	uint64_t next = msh_dedupe_next(d, publisher_id);
+	uint64_t end = seq + count; /* the codec rejects ranges that wrap */
+
+	v->gap = 0;
+	if (seq >= next) {
+		v->skip = 0;
+		v->take = count;
+		v->gap = seq - next;
+	} else if (end <= next) {
+		v->skip = count;
+		v->take = 0;
+	} else {
+		v->skip = (uint32_t)(next - seq);
+		v->take = count - v->skip;
+	}
+}
+
+static void
+erase(struct msh_dedupe *d, uint32_t i)
+{
+	/* Backward-shift: pull later entries of the probe run into the hole
+	 * when their home slot does not lie (cyclically) between hole and them. */
+	uint32_t j = i;
+
+	for (;;) {
+		j = (j + 1) & d->mask;
+		if (d->slot[j].next_seq == 0)
+			break;
+		uint32_t home = pub_hash(d->slot[j].publisher_id) & d->mask;
+
+		if (((j - home) & d->mask) >= ((j - i) & d->mask)) {
+			d->slot[i] = d->slot[j];
+			i = j;
+		}
+	}
+	memset(&d->slot[i], 0, sizeof(d->slot[i]));
+	d->live--;
+}
+
+static void
+forget_oldest(struct msh_dedupe *d)
+{
+	/* Only when a new publisher arrives at a full table: a linear scan is
+	 * acceptable there and keeps the common path free of LRU upkeep. */
+	uint32_t victim = UINT32_MAX;
+	uint64_t oldest = UINT64_MAX;
+
+	for (uint32_t i = 0; i <= d->mask; i++)
+		if (d->slot[i].next_seq != 0 && d->slot[i].last_seen < oldest) {
+			oldest = d->slot[i].last_seen;
+			victim = i;
+		}
+	if (victim != UINT32_MAX) {
+		erase(d, victim);
+		d->forgotten++;
+	}
+}
+
+void
+msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t next_seq,
+		   uint64_t now)
+{
+	uint32_t i;
+
+	for (i = pub_hash(publisher_id) & d->mask;; i = (i + 1) & d->mask) {
+		struct msh_dedupe_entry *e = &d->slot[i];
+
+		if (e->next_seq == 0)
+			break;
+		if (e->publisher_id == publisher_id) {
+			if (next_seq > e->next_seq)
+				e->next_seq = next_seq;
+			e->last_seen = now;
+			return;
+		}
+	}
+	if (d->live >= d->max) {
+		forget_oldest(d);
+		/* The erase may have shifted entries: probe again for a hole. */
+		for (i = pub_hash(publisher_id) & d->mask; d->slot[i].next_seq != 0;
+		     i = (i + 1) & d->mask)
+			;
+	}
+	d->slot[i].publisher_id = publisher_id;
+	d->slot[i].next_seq = next_seq;
+	d->slot[i].last_seen = now;
+	d->live++;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * Publisher dedupe for one shard: for each publisher_id, the next
+ * publisher_seq it is expected to send. A PUBLISH whose range was appended
+ * already is a duplicate, a partial overlap appends only its new messages, and
+ * a jump forward is accepted and counted as a gap (PROTOCOL.md).
+ *
+ * The table is bounded (max_publishers, open addressing over memory handed in
+ * by the caller, no allocation). When it is full, the publisher seen least
+ * recently is forgotten (and counted): a late retransmission from it would
+ * then be appended again, which is the price of a bounded table.
+ *
+ * Two phases, so a refused append (shard full) does not advance the publisher:
+ * msh_dedupe_check() decides, msh_dedupe_advance() records after the append.
+ * Threading: owned by the shard's writer lcore.
+ */
+#ifndef MSH_DEDUPE_H
+#define MSH_DEDUPE_H
+
+#include "common.h"
+
+struct msh_dedupe_entry {
+	uint64_t next_seq;   /**< next expected publisher_seq; 0 = slot empty */
+	uint64_t last_seen;  /**< caller's clock at the last advance */
+	uint32_t publisher_id;
+	uint32_t rsvd;
+};
+
+struct msh_dedupe {
+	uint32_t mask;   /**< slots - 1 (slots is a power of two) */
+	uint32_t max;    /**< live entries allowed */
+	uint32_t live;
+	uint32_t rsvd;
+	uint64_t forgotten; /**< publishers dropped to make room */
+	struct msh_dedupe_entry slot[];
+};
+
+/** Verdict on one PUBLISH. */
+struct msh_dedupe_verdict {
+	uint32_t skip;  /**< leading messages already appended */
+	uint32_t take;  /**< messages to append (0 = whole duplicate) */
+	uint64_t gap;   /**< publisher messages never received before this one */
+};
+
+/** Bytes needed for a table of @p max_publishers entries. */
+size_t msh_dedupe_footprint(uint32_t max_publishers);
+
+/**
+ * Initialise a table in @p mem (msh_dedupe_footprint() bytes, 8-byte aligned).
+ * @return the table or NULL (errno EINVAL) if max_publishers is 0 or above 2^30.
+ */
+struct msh_dedupe *msh_dedupe_init(void *mem, uint32_t max_publishers);
+
+/**
+ * Decide what to append of messages [seq, seq + count) from @p publisher_id.
+ * seq >= 1 and count >= 1 (the codec checks both). Read-only.
+ * A publisher never seen starts at 1: a first seq above 1 is a gap.
+ */
+void msh_dedupe_check(const struct msh_dedupe *d, uint32_t publisher_id, uint64_t seq,
+		      uint32_t count, struct msh_dedupe_verdict *v);
+
+/** Record that messages up to (excluding) @p next_seq of the publisher are appended. */
+void msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t next_seq,
+			uint64_t now);
+
+/** Next expected seq of a publisher, 1 if unknown. */
+uint64_t msh_dedupe_next(const struct msh_dedupe *d, uint32_t publisher_id);
+
+#endif /* MSH_DEDUPE_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * Helpers shared by the unit tests: cmocka includes, building message blocks,
+ * and a deterministic PRNG.
+ */
+#ifndef MSH_TESTUTIL_H
+#define MSH_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+
+/* Deterministic xorshift64*: the same seed gives the same run, so a failure
+ * can be reproduced. */
+static inline uint64_t
+t_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+/* Fill message i of a test stream: its bytes are a function of (i, j) so a
+ * reader can check every byte without keeping a copy. */
+static inline uint8_t
+t_msg_byte(uint64_t i, uint32_t j)
+{
+	return (uint8_t)(i * 131 + j * 7 + (i >> 8));
+}
+
+/* Write @p count blocks for messages first..first+count-1, each of length
+ * len_of(i), into buf; returns the bytes written. */
+static inline uint32_t
+t_blocks(uint8_t *buf, uint64_t first, uint32_t count, uint16_t (*len_of)(uint64_t))
+{
+	uint32_t off = 0;
+
+	for (uint32_t k = 0; k < count; k++) {
+		uint64_t i = first + k;
+		uint16_t len = len_of(i);
+
+		msh_store_be16(buf + off, len);
+		for (uint32_t j = 0; j < len; j++)
+			buf[off + 2 + j] = t_msg_byte(i, j);
+		off += 2 + len;
+	}
+	return off;
+}
+
+/* Check @p count blocks at @p p hold messages first.. as t_blocks wrote them. */
+static inline void
+t_check_blocks(const uint8_t *p, uint32_t len, uint64_t first, uint32_t count,
+	       uint16_t (*len_of)(uint64_t))
+{
+	uint32_t off = 0;
+
+	for (uint32_t k = 0; k < count; k++) {
+		uint64_t i = first + k;
+		uint16_t l = msh_load_be16(p + off);
+
+		assert_int_equal(l, len_of(i));
+		for (uint32_t j = 0; j < l; j++)
+			if (p[off + 2 + j] != t_msg_byte(i, j))
+				fail_msg("message %llu byte %u differs", (unsigned long long)i, j);
+		off += 2 + l;
+	}
+	assert_int_equal(off, len);
+}
+
+#endif /* MSH_TESTUTIL_H */
