@@ -132,7 +132,8 @@ forget_oldest(struct msh_dedupe *d)
 	uint64_t oldest = UINT64_MAX;
 
 	for (uint32_t i = 0; i <= d->mask; i++)
-		if (d->slot[i].next_seq != 0 && d->slot[i].last_seen < oldest) {
+		if (d->slot[i].next_seq != 0 &&
+		    (victim == UINT32_MAX || d->slot[i].last_seen < oldest)) {
 			oldest = d->slot[i].last_seen;
 			victim = i;
 		}
