@@ -3,7 +3,7 @@
  *
  * memshard daemon entry: command line, configuration load (which stops
  * start-up with "FILE:LINE: [SECTION] KEY: reason" on any error), then the
- * appliance. Everything after the configuration lives in app/appliance.c.
+ * appliance (app/appliance.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "appliance.h"
 
 #define MSH_DEFAULT_CONF "/etc/memshard/memshard.conf"
 
@@ -55,7 +55,6 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	const char *path = MSH_DEFAULT_CONF;
-	static struct msh_conf conf; /* large: keep it off the stack */
 	char err[MSH_CONF_ERR_LEN + MSH_CONF_PATH_LEN];
 	int check = 0, dump = 0, opt;
 
@@ -81,21 +80,18 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (msh_conf_load(&conf, path, err, sizeof(err)) != 0) {
+	if (msh_conf_load(&msh_app.conf, path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "memshard: %s\n", err);
 		return 1;
 	}
 	if (dump) {
-		msh_conf_dump(&conf, stdout);
+		msh_conf_dump(&msh_app.conf, stdout);
 		return 0;
 	}
 	if (check) {
-		printf("%s: ok (%u port%s, %u shard%s)\n", path, conf.n_ports,
-		       conf.n_ports == 1 ? "" : "s", conf.n_shards, conf.n_shards == 1 ? "" : "s");
+		printf("%s: ok (%u port%s, %u shard%s)\n", path, msh_app.conf.n_ports,
+		       msh_app.conf.n_ports == 1 ? "" : "s", msh_app.conf.n_shards, msh_app.conf.n_shards == 1 ? "" : "s");
 		return 0;
 	}
-	fprintf(stderr, "memshard: %s: configuration ok, but the data path is not built yet "
-			"(issue 3); only --check and --dump work\n",
-		path);
-	return 2;
+	return msh_appliance_run(&msh_app, argc - optind, argv + optind);
 }

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * The appliance's control path on the main lcore: start-up (EAL, ingest port,
+ * the NUMA node's shard arena, shards from the configuration, worker launch),
+ * signals, counters, and a clean shutdown that stops the port, frees hugepage
+ * memory and removes EAL's run files. It never touches packets.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+
+#include "appliance.h"
+
+RTE_LOG_REGISTER(msh_logtype_app, memshard.app, NOTICE);
+
+struct msh_app msh_app;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	msh_app.quit = true;
+}
+
+int
+msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char *err,
+		     size_t errlen)
+{
+	char name[MSH_NAME_LEN + 1], b1[32], b2[32];
+	struct msh_app_shard *as;
+	size_t len;
+	void *subs_mem;
+
+	msh_name_to_str(&sc->name, name);
+	if (msh_table_lookup(app->shards, &sc->name) != NULL) {
+		snprintf(err, errlen, "shard create %s: a shard of that name exists", name);
+		return -1;
+	}
+	if (app->n_shards >= MSH_CONF_MAX_SHARDS) {
+		snprintf(err, errlen, "shard create %s: already %u shards, the most one appliance "
+			 "serves", name, MSH_CONF_MAX_SHARDS);
+		return -1;
+	}
+	len = msh_shard_footprint(sc);
+	if (len == 0) {
+		snprintf(err, errlen, "shard create %s: configuration cannot make a shard", name);
+		return -1;
+	}
+	as = rte_zmalloc_socket("msh_app_shard", sizeof(*as), RTE_CACHE_LINE_SIZE,
+				app->ingest.eth.socket);
+	subs_mem = rte_zmalloc_socket("msh_subs", msh_subs_footprint(sc->max_subscribers),
+				      RTE_CACHE_LINE_SIZE, app->ingest.eth.socket);
+	if (as == NULL || subs_mem == NULL) {
+		rte_free(as);
+		rte_free(subs_mem);
+		snprintf(err, errlen, "shard create %s: out of memory for its state", name);
+		return -1;
+	}
+	as->region = msh_arena_alloc(&app->arena, len);
+	if (as->region == NULL) {
+		snprintf(err, errlen,
+			 "shard create %s: needs %s of arena (max_bytes %s plus its tables), but "
+			 "the largest free region on node %d is %s of arena_bytes %s",
+			 name, msh_fmt_size(MSH_ALIGN_UP(len, (size_t)MSH_ARENA_ALIGN), b1, sizeof(b1)),
+			 msh_fmt_size(sc->max_bytes, b2, sizeof(b2)), app->ingest.eth.socket,
+			 msh_fmt_size(msh_arena_largest_free(&app->arena), b1, sizeof(b1)),
+			 msh_fmt_size(app->conf.app.arena_bytes, b2, sizeof(b2)));
+		rte_free(as);
+		rte_free(subs_mem);
+		return -1;
+	}
+	as->region_len = len;
+	as->shard = msh_shard_init(as->region, len, sc, 1);
+	msh_subs_init(&as->subs, subs_mem, sc->max_subscribers);
+	as->owner_lcore = rte_get_next_lcore(-1, 1, 0);
+	msh_table_add(app->shards, &sc->name, as);
+	app->shard_list[app->n_shards++] = as;
+	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s", name,
+		msh_fmt_size(sc->max_bytes, b1, sizeof(b1)), as->shard->n_slots,
+		msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
+		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject");
+	return 0;
+}
+
+void
+msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum)
+{
+	const uint64_t *src;
+	uint64_t *dst = (uint64_t *)sum;
+	size_t words = sizeof(*sum) / sizeof(uint64_t);
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned int l = 0; l < MSH_MAX_LCORES; l++) {
+		src = (const uint64_t *)&app->stats[l];
+		for (size_t i = 0; i < words; i++)
+			dst[i] += src[i];
+	}
+}
+
+void
+msh_app_stats_print(const struct msh_app *app, FILE *out)
+{
+	static const char *const app_drop_name[] = {
+#define _(sym, doc) #sym,
+		foreach_msh_app_drop
+#undef _
+	};
+	struct msh_lcore_stats t;
+	char name[MSH_NAME_LEN + 1];
+
+	msh_app_stats_sum(app, &t);
+#define P(f) fprintf(out, "%-28s %lu\n", #f, (unsigned long)t.f)
+	P(rx_pkts);
+	P(rx_bytes);
+	P(tx_pkts);
+	P(tx_bytes);
+	P(arp_replies);
+	P(icmp_replies);
+	P(publish);
+	P(subscribe);
+	P(unsubscribe);
+	P(retrans_requests);
+	P(feed_pkts);
+	P(feed_msgs);
+	P(heartbeats);
+	P(retrans_pkts);
+	P(retrans_msgs);
+	P(unavailable);
+	P(feed_rollbacks);
+	P(subs_expired);
+#undef P
+	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
+		if (t.acks[i])
+			fprintf(out, "ack.%-24s %lu\n", msh_status_str(i), (unsigned long)t.acks[i]);
+	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
+		if (t.net_drop[i])
+			fprintf(out, "drop.net.%-19s %lu  # %s\n", msh_net_drop_str((int)i),
+				(unsigned long)t.net_drop[i], msh_net_drop_str((int)i));
+	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
+		if (t.wire_drop[i])
+			fprintf(out, "drop.wire.%-18u %lu  # %s\n", i, (unsigned long)t.wire_drop[i],
+				msh_wire_err_str((int)i));
+	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
+		if (t.app_drop[i])
+			fprintf(out, "drop.app.%-19s %lu\n", app_drop_name[i],
+				(unsigned long)t.app_drop[i]);
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		const struct msh_app_shard *as = app->shard_list[i];
+		const struct msh_shard *s = as->shard;
+
+		msh_name_to_str(&s->conf.name, name);
+#define _(f, doc) fprintf(out, "shard.%s.%-20s %lu\n", name, #f, (unsigned long)s->stats.f);
+		foreach_msh_shard_counter
+#undef _
+		fprintf(out, "shard.%s.%-20s %lu\n", name, "next_seq", (unsigned long)s->next_seq);
+		fprintf(out, "shard.%s.%-20s %lu\n", name, "first_seq",
+			(unsigned long)msh_shard_first_seq(s));
+		fprintf(out, "shard.%s.%-20s %lu\n", name, "mem_used",
+			(unsigned long)msh_shard_mem_used(s));
+		fprintf(out, "shard.%s.%-20s %u\n", name, "subscribers", as->subs.n);
+	}
+}
+
+/* Remove EAL's run directory (/var/run/dpdk/PREFIX): its files are ours. */
+static void
+remove_runtime_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static const struct msh_port_conf *
+ingest_port_conf(const struct msh_conf *c)
+{
+	for (unsigned int i = 0; i < c->n_ports; i++)
+		if (c->ports[i].role == MSH_PORT_INGEST)
+			return &c->ports[i];
+	return NULL;
+}
+
+int
+msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
+{
+	char err[512], runtime_dir[256];
+	const struct msh_port_conf *pc = ingest_port_conf(&app->conf);
+	unsigned int worker;
+	size_t tlen;
+	int rc = 0;
+
+	if (pc == NULL) {
+		fprintf(stderr, "memshard: %s: no [port NAME] with role = ingest\n", app->conf.path);
+		return 1;
+	}
+	if (msh_eal_start(app, extra_argc, extra_argv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "memshard: %s\n", err);
+		return 1;
+	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	rte_log_set_level(msh_logtype_app, RTE_LOG_INFO);
+	app->tsc_hz = rte_get_tsc_hz();
+	app->epoch = 1;
+	if (app->conf.app.token_secret != 0) {
+		app->token_key.k0 = app->conf.app.token_secret;
+		app->token_key.k1 = ~app->conf.app.token_secret;
+	} else if (getrandom(&app->token_key, sizeof(app->token_key), 0) !=
+		   (ssize_t)sizeof(app->token_key)) {
+		snprintf(err, sizeof(err), "no random token secret: %s", strerror(errno));
+		goto fail;
+	}
+	worker = rte_get_next_lcore(-1, 1, 0);
+	if (worker >= RTE_MAX_LCORE) {
+		snprintf(err, sizeof(err), "[appliance] lcores: '%s' leaves no worker lcore beside "
+			 "the main one", app->conf.app.lcores);
+		goto fail;
+	}
+	if (msh_ethdev_open(pc, 1, &app->ingest.eth, err, sizeof(err)) != 0)
+		goto fail;
+	app->ingest.conf = pc;
+	memcpy(app->ingest.ifc.mac, app->ingest.eth.mac.addr_bytes, 6);
+	app->ingest.ifc.ip = pc->ipv4;
+	app->ingest.ifc.prefix_len = pc->prefix_len;
+	app->ingest.ifc.accept_multicast = false;
+
+	app->arena_mz = rte_memzone_reserve_aligned("msh_arena_0", app->conf.app.arena_bytes,
+						    app->ingest.eth.socket, 0, MSH_ARENA_ALIGN);
+	if (app->arena_mz == NULL) {
+		snprintf(err, sizeof(err), "[appliance] arena_bytes: cannot reserve %lu bytes on "
+			 "node %d: %s", (unsigned long)app->conf.app.arena_bytes,
+			 app->ingest.eth.socket, rte_strerror(rte_errno));
+		goto fail;
+	}
+	msh_arena_init(&app->arena, app->arena_mz->addr, app->arena_mz->len);
+	tlen = msh_table_footprint(MSH_CONF_MAX_SHARDS);
+	app->shards = msh_table_init(rte_zmalloc("msh_shard_table", tlen, RTE_CACHE_LINE_SIZE),
+				     MSH_CONF_MAX_SHARDS);
+	if (app->shards == NULL) {
+		snprintf(err, sizeof(err), "no memory for the shard table");
+		goto fail;
+	}
+	for (unsigned int i = 0; i < app->conf.n_shards; i++)
+		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
+			goto fail;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	MSH_LOG(NOTICE, "ready: %u.%u.%u.%u/%u udp %u retrans %u on port %u "
+		"(%02x:%02x:%02x:%02x:%02x:%02x), %u shard%s, worker lcore %u%s",
+		pc->ipv4 >> 24, (pc->ipv4 >> 16) & 255, (pc->ipv4 >> 8) & 255, pc->ipv4 & 255,
+		pc->prefix_len, pc->udp_port, pc->retrans_port, app->ingest.eth.port_id,
+		app->ingest.ifc.mac[0], app->ingest.ifc.mac[1], app->ingest.ifc.mac[2],
+		app->ingest.ifc.mac[3], app->ingest.ifc.mac[4], app->ingest.ifc.mac[5],
+		app->n_shards, app->n_shards == 1 ? "" : "s", worker,
+		app->no_huge ? ", no hugepages" : "");
+	rte_eal_remote_launch(msh_worker_main, app, worker);
+
+	while (!app->quit)
+		usleep(20000);
+
+	MSH_LOG(NOTICE, "shutting down");
+	rte_eal_mp_wait_lcore();
+	msh_app_stats_print(app, stdout);
+	fflush(stdout);
+	goto out;
+fail:
+	fprintf(stderr, "memshard: %s\n", err);
+	rc = 1;
+out:
+	app->quit = true;
+	rte_eal_mp_wait_lcore();
+	msh_ethdev_close(&app->ingest.eth);
+	if (app->arena_mz != NULL)
+		rte_memzone_free(app->arena_mz);
+	rte_eal_cleanup();
+	remove_runtime_dir(runtime_dir);
+	return rc;
+}

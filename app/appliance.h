@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * The appliance's shared state: configuration, ports, shards with their
+ * subscriptions, and per-lcore counters. The worker lcore owns every shard it
+ * serves (one writer); the main lcore only reads counters, which are plain
+ * 64-bit words written by one lcore (torn reads cannot happen on x86-64).
+ */
+#ifndef MSH_APPLIANCE_H
+#define MSH_APPLIANCE_H
+
+#include <stdio.h>
+
+#include <rte_common.h>
+#include <rte_log.h>
+
+#include "arena.h"
+#include "net/ethdev.h"
+#include "config.h"
+#include "net.h"
+#include "shard.h"
+#include "sub.h"
+#include "table.h"
+#include "wire.h"
+
+extern int msh_logtype_app;
+#define MSH_LOG(level, fmt, ...)                                                                   \
+	rte_log(RTE_LOG_##level, msh_logtype_app, "memshard: " fmt "\n", ##__VA_ARGS__)
+
+/* Why the appliance dropped a packet or refused a request, beyond the codec
+ * (msh_wire_err) and packet-layer (msh_net_drop) reasons. */
+#define foreach_msh_app_drop                                                                       \
+	_(UNKNOWN_SHARD, "shard not served here")                                                  \
+	_(NO_LISTENER, "UDP to a port memshard does not serve")                                    \
+	_(UNEXPECTED_TYPE, "a reply type sent to the appliance")                                   \
+	_(TOKEN_BAD, "SUBSCRIBE with a wrong or stale token")                                      \
+	_(RETRANS_NOT_SUBSCRIBED, "re-request from an address with no subscription")              \
+	_(RETRANS_RATE_LIMITED, "re-request messages over the requester's rate")                  \
+	_(NOT_PRIMARY, "publish to a secondary")                                                   \
+	_(NO_MBUF, "no mbuf for a reply or feed packet")                                           \
+	_(TX_FULL, "transmit queue full (reply dropped)")
+
+enum msh_app_drop {
+#define _(sym, doc) MSH_APP_DROP_##sym,
+	foreach_msh_app_drop
+#undef _
+	MSH_APP_DROP_COUNT
+};
+
+/** Per-lcore counters (written by that lcore only). */
+struct msh_lcore_stats {
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+	uint64_t arp_replies, icmp_replies;
+	uint64_t publish, subscribe, unsubscribe, retrans_requests;
+	uint64_t feed_pkts, feed_msgs, heartbeats, retrans_pkts, retrans_msgs, unavailable;
+	uint64_t feed_rollbacks; /**< feed packets the TX queue refused (resent later) */
+	uint64_t subs_expired;
+	uint64_t acks[MSH_S_COUNT];
+	uint64_t net_drop[MSH_NET_DROP_COUNT];
+	uint64_t wire_drop[MSH_WIRE_E_COUNT];
+	uint64_t app_drop[MSH_APP_DROP_COUNT];
+} __rte_cache_aligned;
+
+/** A shard as the appliance serves it. */
+struct msh_app_shard {
+	struct msh_shard *shard;
+	struct msh_subs subs;
+	unsigned int owner_lcore;
+	void *region;         /**< from the arena */
+	uint64_t region_len;
+	bool ended;
+};
+
+struct msh_app_port {
+	struct msh_ethdev eth;
+	struct msh_iface ifc;
+	const struct msh_port_conf *conf;
+};
+
+#define MSH_MAX_LCORES 128
+
+struct msh_app {
+	struct msh_conf conf;
+	struct msh_app_port ingest;
+	struct msh_arena arena;
+	const struct rte_memzone *arena_mz;
+	struct msh_table *shards; /**< name -> struct msh_app_shard */
+	struct msh_app_shard *shard_list[MSH_CONF_MAX_SHARDS];
+	unsigned int n_shards;
+	struct msh_token_key token_key;
+	uint64_t tsc_hz;
+	uint32_t epoch;
+	bool no_huge;
+	volatile bool quit;
+	struct msh_lcore_stats stats[MSH_MAX_LCORES];
+};
+
+extern struct msh_app msh_app;
+
+/** Token buckets: a SUBSCRIBE token is valid for 1 to 2 of these. */
+#define MSH_TOKEN_PERIOD_NS (30ull * 1000000000ull)
+
+/**
+ * Create a shard from @p sc (the one action used by the configuration, and
+ * later by the control socket): reserve its memory in the arena, build it,
+ * publish it in the shard table. Control path (main lcore) only, before the
+ * workers start or through them.
+ * @return 0 or -1 with "shard create NAME: reason" in @p err.
+ */
+int msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char *err,
+			 size_t errlen);
+
+/** Sum of every lcore's counters. */
+void msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum);
+
+/** Print the counters (non-zero ones) as "name value" lines. */
+void msh_app_stats_print(const struct msh_app *app, FILE *out);
+
+/** Worker lcore entry (rte_eal_remote_launch). */
+int msh_worker_main(void *arg);
+
+/** Build EAL arguments from the configuration and start EAL. @return 0 or -1 (logged). */
+int msh_eal_start(struct msh_app *app, int extra_argc, char **extra_argv, char *err,
+		  size_t errlen);
+
+/** Daemon body after the configuration is loaded. @return process exit status. */
+int msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv);
+
+#endif /* MSH_APPLIANCE_H */

@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * The worker lcore's fast path: RX burst, parse, act (publish + ack,
+ * subscribe, retransmit, ARP and ICMP echo), live fan-out of what the burst
+ * appended, one TX burst. Every N turns (TSC timed) it does housekeeping: age
+ * seals, lease expiry, heartbeats. No locks, no allocation beyond mbufs, no
+ * logging and no system calls here (the clock is read through the vDSO).
+ *
+ * TX: replies and feed packets of one turn go out in one burst. A feed packet
+ * the queue refuses rolls its subscriber back to that packet's first sequence
+ * number, so a full queue delays a feed but never punches a hole in it; a
+ * refused reply is dropped and counted (the client retries).
+ */
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+
+#include "appliance.h"
+
+#define RX_BURST 32
+#define TXQ_MAX 512
+/* Feed packets one subscriber may get per turn: paces history replay and
+ * keeps a subscriber far behind from starving the others. */
+#define FEED_PKTS_PER_SUB 16
+#define HOUSEKEEPING_US 1000
+
+struct txq {
+	uint16_t n;
+	struct rte_mbuf *pkt[TXQ_MAX];
+	struct msh_sub *sub[TXQ_MAX]; /* feed packets: whose position to roll back */
+	uint64_t first_seq[TXQ_MAX];
+	uint16_t msgs[TXQ_MAX];
+	uint64_t bytes; /* of the queued packets: sent mbufs belong to the driver */
+};
+
+struct worker {
+	struct msh_app *app;
+	struct msh_lcore_stats *st;
+	uint16_t port, queue;
+	struct rte_mempool *pool;
+	const struct msh_iface *ifc;
+	uint16_t udp_port, retrans_port;
+	uint32_t feed_payload; /* bytes of MoldUDP64 payload (header + blocks) per packet */
+	uint64_t tsc, now_ns;
+	struct txq tx;
+} __rte_cache_aligned;
+
+static inline uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Allocate a UDP frame to (dst_ip, dst_port) via @p dst_mac with room for
+ * @p len payload bytes; returns the payload pointer or NULL (counted). */
+static uint8_t *
+udp_alloc(struct worker *w, struct rte_mbuf **mp, const uint8_t *dst_mac, uint32_t dst_ip,
+	  uint16_t dst_port, uint16_t src_port, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	struct msh_udp_flow fl;
+	uint8_t *p;
+
+	if (unlikely(m == NULL)) {
+		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
+		return NULL;
+	}
+	p = (uint8_t *)rte_pktmbuf_append(m, MSH_UDP_HDRS_LEN + len);
+	if (unlikely(p == NULL)) {
+		rte_pktmbuf_free(m);
+		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
+		return NULL;
+	}
+	memcpy(fl.src_mac, w->ifc->mac, 6);
+	memcpy(fl.dst_mac, dst_mac, 6);
+	fl.src_ip = w->ifc->ip;
+	fl.dst_ip = dst_ip;
+	fl.src_port = src_port;
+	fl.dst_port = dst_port;
+	fl.ttl = 0;
+	if (unlikely(msh_udp_hdr_build(p, MSH_UDP_HDRS_LEN + (size_t)len, &fl, len) < 0)) {
+		rte_pktmbuf_free(m);
+		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
+		return NULL;
+	}
+	*mp = m;
+	return p + MSH_UDP_HDRS_LEN;
+}
+
+static inline void
+tx_push(struct worker *w, struct rte_mbuf *m, struct msh_sub *sub, uint64_t first_seq,
+	uint16_t msgs)
+{
+	struct txq *q = &w->tx;
+
+	/* Checksum last: the payload is written by now. */
+	msh_udp_csum_fill(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m));
+	q->pkt[q->n] = m;
+	q->sub[q->n] = sub;
+	q->first_seq[q->n] = first_seq;
+	q->msgs[q->n] = msgs;
+	q->bytes += rte_pktmbuf_pkt_len(m);
+	q->n++;
+}
+
+static void
+tx_flush(struct worker *w)
+{
+	struct txq *q = &w->tx;
+	uint16_t sent = 0;
+
+	if (q->n == 0)
+		return;
+	sent = rte_eth_tx_burst(w->port, w->queue, q->pkt, q->n);
+	w->st->tx_pkts += sent;
+	for (uint16_t i = sent; i < q->n; i++) {
+		struct msh_sub *s = q->sub[i];
+
+		q->bytes -= rte_pktmbuf_pkt_len(q->pkt[i]);
+
+		if (s != NULL) {
+			if (q->first_seq[i] < s->next_seq)
+				s->next_seq = q->first_seq[i];
+			s->sent_msgs -= q->msgs[i];
+			s->sent_pkts--;
+			w->st->feed_rollbacks++;
+		} else {
+			w->st->app_drop[MSH_APP_DROP_TX_FULL]++;
+		}
+		rte_pktmbuf_free(q->pkt[i]);
+	}
+	w->st->tx_bytes += q->bytes;
+	q->bytes = 0;
+	q->n = 0;
+}
+
+/* Replies go back the way the request came: to its source MAC, address and
+ * port, so no ARP resolution is needed to answer anyone. */
+static uint8_t *
+reply_alloc(struct worker *w, struct rte_mbuf **m, const struct msh_frame *f, uint16_t src_port,
+	    uint16_t len)
+{
+	if (w->tx.n >= TXQ_MAX) {
+		w->st->app_drop[MSH_APP_DROP_TX_FULL]++;
+		return NULL;
+	}
+	return udp_alloc(w, m, f->src_mac, f->src_ip, f->src_port, src_port, len);
+}
+
+static void
+send_ack(struct worker *w, const struct msh_frame *f, const struct msh_name *shard,
+	 uint8_t status, uint16_t count, uint32_t pub_id, uint64_t pub_seq, uint64_t shard_seq)
+{
+	struct rte_mbuf *m;
+	struct msh_ack a;
+	uint8_t *p = reply_alloc(w, &m, f, w->udp_port, MSH_ACK_LEN);
+
+	if (p == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.hdr.type = MSH_T_ACK;
+	a.hdr.flags = status;
+	a.hdr.count = count;
+	a.hdr.shard = *shard;
+	a.publisher_id = pub_id;
+	a.publisher_seq = pub_seq;
+	a.shard_seq = shard_seq;
+	a.epoch = w->app->epoch;
+	msh_ack_build(p, MSH_ACK_LEN, &a);
+	w->st->acks[status < MSH_S_COUNT ? status : MSH_S_MALFORMED]++;
+	tx_push(w, m, NULL, 0, 0);
+}
+
+static inline struct msh_app_shard *
+shard_lookup(struct worker *w, const struct msh_name *name)
+{
+	return msh_table_lookup(w->app->shards, name);
+}
+
+static void
+on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h)
+{
+	struct msh_app_shard *as = shard_lookup(w, &h->shard);
+	bool want_ack = h->flags & MSH_PUB_F_ACK;
+	struct msh_publish p;
+	struct msh_pub_result r;
+	int rc;
+
+	w->st->publish++;
+	if (unlikely(as == NULL || as->ended)) {
+		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
+		if (want_ack)
+			send_ack(w, f, &h->shard, MSH_S_UNKNOWN_SHARD, 0,
+				 f->payload_len >= 24 ? msh_load_be32(f->payload + 20) : 0,
+				 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
+		return;
+	}
+	rc = msh_publish_parse(f->payload, f->payload_len, as->shard->max_message, &p);
+	if (unlikely(rc != 0)) {
+		w->st->wire_drop[-rc]++;
+		if (want_ack)
+			send_ack(w, f, &h->shard,
+				 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED, 0,
+				 f->payload_len >= 24 ? msh_load_be32(f->payload + 20) : 0,
+				 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
+		return;
+	}
+	msh_shard_publish(as->shard, p.publisher_id, p.publisher_seq, p.blocks, p.blocks_len,
+			  p.hdr.count, w->now_ns, &r);
+	if (want_ack)
+		send_ack(w, f, &h->shard, r.status, (uint16_t)r.appended, p.publisher_id,
+			 p.publisher_seq, r.first_seq);
+}
+
+static void
+send_sub_reply(struct worker *w, const struct msh_frame *f, const struct msh_name *shard,
+	       uint8_t status, const struct msh_shard *s, uint64_t token)
+{
+	struct rte_mbuf *m;
+	struct msh_sub_reply r;
+	uint8_t *p = reply_alloc(w, &m, f, w->udp_port, MSH_SUB_REPLY_LEN);
+
+	if (p == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.hdr.type = MSH_T_SUB_REPLY;
+	r.hdr.flags = status;
+	r.hdr.shard = *shard;
+	r.epoch = w->app->epoch;
+	r.first_seq = s ? msh_shard_first_seq(s) : 0;
+	r.next_seq = s ? s->next_seq : 0;
+	r.token = token;
+	msh_sub_reply_build(p, MSH_SUB_REPLY_LEN, &r);
+	tx_push(w, m, NULL, 0, 0);
+}
+
+static void
+send_unavailable(struct worker *w, const uint8_t *mac, uint32_t ip, uint16_t port,
+		 uint16_t src_port, const struct msh_name *shard, uint64_t asked, uint64_t first)
+{
+	struct rte_mbuf *m;
+	struct msh_unavailable u;
+	uint8_t *p;
+
+	if (w->tx.n >= TXQ_MAX)
+		return;
+	p = udp_alloc(w, &m, mac, ip, port, src_port, MSH_UNAVAILABLE_LEN);
+	if (p == NULL)
+		return;
+	memset(&u, 0, sizeof(u));
+	u.hdr.type = MSH_T_UNAVAILABLE;
+	u.hdr.shard = *shard;
+	u.asked_seq = asked;
+	u.first_seq = first;
+	msh_unavailable_build(p, MSH_UNAVAILABLE_LEN, &u);
+	w->st->unavailable++;
+	tx_push(w, m, NULL, 0, 0);
+}
+
+/* Where a new (or restarted) subscription starts, per PROTOCOL.md. */
+static uint64_t
+start_position(struct worker *w, const struct msh_app_shard *as, const struct msh_frame *f,
+	       uint64_t start)
+{
+	const struct msh_shard *s = as->shard;
+	uint64_t first = msh_shard_first_seq(s);
+
+	if (start == MSH_START_NEW)
+		return s->next_seq;
+	if (start == MSH_START_OLDEST)
+		return first;
+	if (start < first) {
+		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->udp_port,
+				 &s->conf.name, start, first);
+		return first;
+	}
+	return start > s->next_seq ? s->next_seq : start;
+}
+
+static void
+on_subscribe(struct worker *w, const struct msh_frame *f)
+{
+	const struct msh_appliance_conf *ac = &w->app->conf.app;
+	struct msh_subscribe q;
+	struct msh_app_shard *as;
+	struct msh_sub *sub;
+	uint64_t bucket, lease_ns, lease;
+	int rc = msh_subscribe_parse(f->payload, f->payload_len, &q);
+
+	w->st->subscribe++;
+	if (rc != 0) {
+		w->st->wire_drop[-rc]++;
+		return;
+	}
+	as = shard_lookup(w, &q.hdr.shard);
+	if (as == NULL || as->ended) {
+		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
+		send_sub_reply(w, f, &q.hdr.shard, MSH_S_UNKNOWN_SHARD, NULL, 0);
+		return;
+	}
+	bucket = w->now_ns / MSH_TOKEN_PERIOD_NS;
+	if (!msh_token_check(&w->app->token_key, f->src_ip, f->src_port, &q.hdr.shard, bucket,
+			     q.token)) {
+		if (q.token != 0)
+			w->st->app_drop[MSH_APP_DROP_TOKEN_BAD]++;
+		send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOKEN_REQUIRED, as->shard,
+			       msh_token_make(&w->app->token_key, f->src_ip, f->src_port,
+					      &q.hdr.shard, bucket));
+		return;
+	}
+	lease_ns = q.lease_ms ? (uint64_t)q.lease_ms * 1000000ull : ac->lease_default_ns;
+	if (lease_ns > ac->lease_max_ns)
+		lease_ns = ac->lease_max_ns;
+	lease = lease_ns * (w->app->tsc_hz / 1000000) / 1000;
+	sub = msh_subs_find(&as->subs, f->src_ip, f->src_port);
+	if (sub == NULL) {
+		sub = msh_subs_add(&as->subs, f->src_ip, f->src_port, f->src_mac,
+				   start_position(w, as, f, q.start_seq), w->tsc, lease);
+		if (sub == NULL) {
+			send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOO_MANY_SUBSCRIBERS, as->shard,
+				       q.token);
+			return;
+		}
+	} else {
+		sub->lease_end = w->tsc + lease;
+		memcpy(sub->mac, f->src_mac, 6);
+		if (q.hdr.flags & MSH_SUB_F_RESTART)
+			sub->next_seq = start_position(w, as, f, q.start_seq);
+		else if (q.start_seq != MSH_START_NEW && q.start_seq != MSH_START_OLDEST)
+			sub->reported_seq = q.start_seq; /* its position, for lag */
+	}
+	send_sub_reply(w, f, &q.hdr.shard, MSH_S_OK, as->shard, q.token);
+}
+
+static void
+on_unsubscribe(struct worker *w, const struct msh_frame *f)
+{
+	struct msh_hdr h;
+	struct msh_app_shard *as;
+	struct msh_sub *sub;
+	int rc = msh_unsubscribe_parse(f->payload, f->payload_len, &h);
+
+	w->st->unsubscribe++;
+	if (rc != 0) {
+		w->st->wire_drop[-rc]++;
+		return;
+	}
+	as = shard_lookup(w, &h.shard);
+	if (as == NULL) {
+		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
+		return;
+	}
+	sub = msh_subs_find(&as->subs, f->src_ip, f->src_port);
+	if (sub != NULL)
+		msh_subs_del(&as->subs, sub);
+}
+
+/* One MoldUDP64 packet from @p seq to (mac, ip, port); returns messages in it
+ * (0 if nothing to send or no buffer). */
+static uint32_t
+feed_packet(struct worker *w, const struct msh_app_shard *as, struct msh_sub *owner,
+	    const uint8_t *mac, uint32_t ip, uint16_t port, uint16_t src_port, uint64_t seq,
+	    uint32_t max_msgs)
+{
+	const struct msh_shard *s = as->shard;
+	struct msh_span sp;
+	struct rte_mbuf *m;
+	uint8_t *p;
+	int n = msh_shard_read(s, seq, RTE_MIN(max_msgs, 0xFFFEu),
+			       w->feed_payload - MSH_MOLD_HDR_LEN, &sp);
+
+	if (n <= 0)
+		return 0;
+	p = udp_alloc(w, &m, mac, ip, port, src_port, (uint16_t)(MSH_MOLD_HDR_LEN + sp.len));
+	if (p == NULL)
+		return 0;
+	msh_mold_hdr_build(p, MSH_MOLD_HDR_LEN, &s->conf.name, sp.first_seq, (uint16_t)n);
+	rte_memcpy(p + MSH_MOLD_HDR_LEN, sp.data, sp.len);
+	tx_push(w, m, owner, sp.first_seq, (uint16_t)n);
+	return (uint32_t)n;
+}
+
+static void
+on_retransmit(struct worker *w, const struct msh_frame *f)
+{
+	const struct msh_appliance_conf *ac = &w->app->conf.app;
+	struct msh_mold_req rq;
+	struct msh_app_shard *as;
+	struct msh_sub *sub;
+	uint64_t seq, end, first;
+	uint32_t allowed;
+	int rc = msh_mold_req_parse(f->payload, f->payload_len, &rq);
+
+	w->st->retrans_requests++;
+	if (rc != 0) {
+		w->st->wire_drop[-rc]++;
+		return;
+	}
+	as = shard_lookup(w, &rq.session);
+	if (as == NULL) {
+		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
+		return;
+	}
+	/* Only addresses that proved themselves with a token get answers: the
+	 * port cannot be used to reflect data at a third party. */
+	sub = msh_subs_find_ip(&as->subs, f->src_ip);
+	if (sub == NULL) {
+		w->st->app_drop[MSH_APP_DROP_RETRANS_NOT_SUBSCRIBED]++;
+		return;
+	}
+	sub->rerequests++;
+	if (rq.count == 0 || rq.count == MSH_MOLD_END_OF_SESSION)
+		return;
+	first = msh_shard_first_seq(as->shard);
+	if (rq.seq < first) {
+		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->retrans_port,
+				 &rq.session, rq.seq, first);
+		sub->unavailable++;
+		return;
+	}
+	allowed = msh_sub_rt_take(sub, rq.count, w->tsc, w->app->tsc_hz, ac->retrans_rate);
+	if (allowed < rq.count)
+		w->st->app_drop[MSH_APP_DROP_RETRANS_RATE_LIMITED] += rq.count - allowed;
+	seq = rq.seq;
+	end = RTE_MIN(rq.seq + allowed, as->shard->next_seq);
+	while (seq < end && w->tx.n < TXQ_MAX) {
+		uint32_t n = feed_packet(w, as, NULL, f->src_mac, f->src_ip, f->src_port,
+					 w->retrans_port, seq, (uint32_t)(end - seq));
+
+		if (n == 0)
+			break;
+		seq += n;
+		sub->rerequest_msgs += n;
+		w->st->retrans_pkts++;
+		w->st->retrans_msgs += n;
+	}
+}
+
+static void
+on_udp(struct worker *w, const struct msh_frame *f)
+{
+	struct msh_hdr h;
+	int rc;
+
+	if (f->dst_port == w->retrans_port) {
+		on_retransmit(w, f);
+		return;
+	}
+	if (f->dst_port != w->udp_port) {
+		w->st->net_drop[MSH_NET_DROP_UDP_PORT]++;
+		return;
+	}
+	rc = msh_hdr_parse(f->payload, f->payload_len, &h);
+	if (unlikely(rc != 0)) {
+		w->st->wire_drop[-rc]++;
+		return;
+	}
+	switch (h.type) {
+	case MSH_T_PUBLISH:
+		on_publish(w, f, &h);
+		break;
+	case MSH_T_SUBSCRIBE:
+		on_subscribe(w, f);
+		break;
+	case MSH_T_UNSUBSCRIBE:
+		on_unsubscribe(w, f);
+		break;
+	default:
+		w->st->app_drop[MSH_APP_DROP_UNEXPECTED_TYPE]++;
+		break;
+	}
+}
+
+static void
+on_frame(struct worker *w, struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct msh_frame f;
+	struct rte_mbuf *r;
+	uint8_t *p;
+	int kind, len;
+
+	w->st->rx_pkts++;
+	w->st->rx_bytes += rte_pktmbuf_pkt_len(m);
+	if (unlikely(m->nb_segs != 1)) {
+		w->st->net_drop[MSH_NET_DROP_IP_BAD_HDR]++;
+		return;
+	}
+	kind = msh_frame_parse(d, rte_pktmbuf_data_len(m), w->ifc, &f);
+	if (likely(kind == MSH_FRAME_UDP)) {
+		on_udp(w, &f);
+		return;
+	}
+	if (kind < 0) {
+		w->st->net_drop[-kind]++;
+		return;
+	}
+	if (kind == MSH_FRAME_ARP && f.arp.op != MSH_ARP_OP_REQUEST)
+		return; /* we answer, we do not ask: replies go to the requester's MAC */
+	if (w->tx.n >= TXQ_MAX || (r = rte_pktmbuf_alloc(w->pool)) == NULL) {
+		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
+		return;
+	}
+	p = rte_pktmbuf_mtod(r, uint8_t *);
+	if (kind == MSH_FRAME_ARP) {
+		len = msh_arp_reply_build(p, rte_pktmbuf_tailroom(r), w->ifc, &f);
+		w->st->arp_replies++;
+	} else {
+		len = msh_icmp_echo_reply_build(p, rte_pktmbuf_tailroom(r), w->ifc, d, &f);
+		w->st->icmp_replies++;
+	}
+	if (len <= 0) {
+		rte_pktmbuf_free(r);
+		return;
+	}
+	rte_pktmbuf_append(r, (uint16_t)len);
+	w->tx.pkt[w->tx.n] = r;
+	w->tx.sub[w->tx.n] = NULL;
+	w->tx.bytes += (uint64_t)len;
+	w->tx.n++;
+}
+
+/* Send every subscriber of every shard what it has not had yet. */
+static void
+fan_out(struct worker *w)
+{
+	struct msh_app *app = w->app;
+
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		struct msh_app_shard *as = app->shard_list[i];
+		const struct msh_shard *s;
+
+		if (as == NULL || as->subs.n == 0)
+			continue;
+		s = as->shard;
+		for (uint32_t k = 0; k < as->subs.max; k++) {
+			struct msh_sub *sub = &as->subs.sub[k];
+
+			if (!sub->used)
+				continue;
+			for (int pk = 0; pk < FEED_PKTS_PER_SUB && sub->next_seq < s->next_seq &&
+					 w->tx.n < TXQ_MAX;
+			     pk++) {
+				uint64_t first = msh_shard_first_seq(s);
+				uint32_t n;
+
+				if (sub->next_seq < first) {
+					/* Retention passed it: say what it lost, once,
+					 * and carry on from what is left. */
+					send_unavailable(w, sub->mac, sub->ip, sub->port, w->udp_port,
+							 &s->conf.name, sub->next_seq, first);
+					sub->unavailable++;
+					sub->next_seq = first;
+					continue;
+				}
+				n = feed_packet(w, as, sub, sub->mac, sub->ip, sub->port, w->udp_port,
+						sub->next_seq, UINT32_MAX);
+				if (n == 0)
+					break;
+				sub->next_seq += n;
+				sub->sent_msgs += n;
+				sub->sent_pkts++;
+				sub->last_tx = w->tsc;
+				w->st->feed_pkts++;
+				w->st->feed_msgs += n;
+			}
+		}
+	}
+}
+
+static void
+heartbeat(struct worker *w, struct msh_app_shard *as, struct msh_sub *sub)
+{
+	struct rte_mbuf *m;
+	uint8_t *p;
+
+	if (w->tx.n >= TXQ_MAX)
+		return;
+	p = udp_alloc(w, &m, sub->mac, sub->ip, sub->port, w->udp_port, MSH_MOLD_HDR_LEN);
+	if (p == NULL)
+		return;
+	msh_mold_hdr_build(p, MSH_MOLD_HDR_LEN, &as->shard->conf.name, sub->next_seq,
+			   MSH_MOLD_HEARTBEAT);
+	tx_push(w, m, NULL, 0, 0);
+	sub->heartbeats++;
+	sub->last_tx = w->tsc;
+	w->st->heartbeats++;
+}
+
+static void
+housekeeping(struct worker *w)
+{
+	struct msh_app *app = w->app;
+	uint64_t hb = app->conf.app.heartbeat_ns * (app->tsc_hz / 1000000) / 1000;
+
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		struct msh_app_shard *as = app->shard_list[i];
+
+		if (as == NULL)
+			continue;
+		msh_shard_tick(as->shard, w->now_ns);
+		w->st->subs_expired += msh_subs_expire(&as->subs, w->tsc);
+		for (uint32_t k = 0; k < as->subs.max; k++) {
+			struct msh_sub *sub = &as->subs.sub[k];
+
+			if (sub->used && sub->next_seq >= as->shard->next_seq &&
+			    w->tsc - sub->last_tx >= hb)
+				heartbeat(w, as, sub);
+		}
+	}
+}
+
+int
+msh_worker_main(void *arg)
+{
+	struct msh_app *app = arg;
+	struct worker *w;
+	struct rte_mbuf *rx[RX_BURST];
+	uint64_t hk_period, hk_next, idle = 0;
+	bool backoff = app->conf.app.idle == MSH_IDLE_BACKOFF;
+
+	w = rte_zmalloc_socket("msh_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, rte_socket_id());
+	if (w == NULL) {
+		MSH_LOG(ERR, "worker %u: no memory for its state", rte_lcore_id());
+		app->quit = true;
+		return -1;
+	}
+	w->app = app;
+	w->st = &app->stats[rte_lcore_id()];
+	w->port = app->ingest.eth.port_id;
+	w->queue = 0;
+	w->pool = app->ingest.eth.pool;
+	w->ifc = &app->ingest.ifc;
+	w->udp_port = app->ingest.conf->udp_port;
+	w->retrans_port = app->ingest.conf->retrans_port;
+	w->feed_payload = app->ingest.conf->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN;
+	hk_period = app->tsc_hz / 1000000 * HOUSEKEEPING_US;
+	hk_next = rte_rdtsc() + hk_period;
+	MSH_LOG(INFO, "worker %u: polling port %u queue %u (%s idle)", rte_lcore_id(), w->port,
+		w->queue, backoff ? "back-off" : "spin");
+
+	while (!app->quit) {
+		uint16_t n = rte_eth_rx_burst(w->port, w->queue, rx, RX_BURST);
+
+		w->tsc = rte_rdtsc();
+		if (n > 0) {
+			w->now_ns = wall_ns();
+			for (uint16_t i = 0; i < n; i++) {
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
+				on_frame(w, rx[i]);
+				rte_pktmbuf_free(rx[i]);
+			}
+		}
+		fan_out(w);
+		if (unlikely(w->tsc >= hk_next)) {
+			w->now_ns = wall_ns();
+			housekeeping(w);
+			hk_next = w->tsc + hk_period;
+		}
+		if (w->tx.n > 0 || n > 0) {
+			tx_flush(w);
+			idle = 0;
+		} else if (backoff) {
+			/* Spin, then pause, then sleep: lets a 2-core test host run
+			 * two appliances and the clients. Never the default. */
+			idle++;
+			if (idle > 2048)
+				rte_delay_us_sleep(idle > 65536 ? 200 : 20);
+			else if (idle > 64)
+				rte_pause();
+		}
+	}
+	tx_flush(w);
+	rte_free(w);
+	return 0;
+}

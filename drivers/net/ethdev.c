@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * Port set-up on DPDK ethdev (see ethdev.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "ethdev.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define POOL_MBUFS 16383 /* 2^n - 1 is optimal for the ring behind the pool */
+#define POOL_CACHE 256
+
+int
+msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_ethdev *p,
+		char *err, size_t errlen)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	char name[RTE_ETH_NAME_MAX_LEN], pool[RTE_MEMPOOL_NAMESIZE];
+	const char *comma = strchr(pc->device, ',');
+	size_t nlen = comma ? (size_t)(comma - pc->device) : strlen(pc->device);
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(name, sizeof(name), "%.*s", (int)nlen, pc->device);
+	if (rte_eth_dev_get_port_by_name(name, &p->port_id) != 0) {
+		snprintf(err, errlen, "[port %s] device: no DPDK port named '%s' (probe failed?)",
+			 pc->name, name);
+		return -1;
+	}
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc != 0) {
+		snprintf(err, errlen, "[port %s]: device info: %s", pc->name, rte_strerror(-rc));
+		return -1;
+	}
+	if (nb_queues > info.max_rx_queues || nb_queues > info.max_tx_queues) {
+		snprintf(err, errlen, "[port %s] rx_queues: %u, but %s has %u RX / %u TX queues",
+			 pc->name, nb_queues, name, info.max_rx_queues, info.max_tx_queues);
+		return -1;
+	}
+	p->socket = rte_eth_dev_socket_id(p->port_id);
+	if (p->socket < 0)
+		p->socket = 0;
+	snprintf(pool, sizeof(pool), "msh_pool_%u", p->port_id);
+	p->pool = rte_pktmbuf_pool_create(pool, POOL_MBUFS, POOL_CACHE, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, p->socket);
+	if (p->pool == NULL) {
+		snprintf(err, errlen, "[port %s]: mbuf pool on node %d: %s", pc->name, p->socket,
+			 rte_strerror(rte_errno));
+		return -1;
+	}
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(p->port_id, nb_queues, nb_queues, &conf);
+	if (rc == 0 && pc->mtu != 1500)
+		rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu);
+	for (uint16_t q = 0; rc == 0 && q < nb_queues; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, RX_DESC, p->socket, NULL, p->pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(p->port_id, q, TX_DESC, p->socket, NULL);
+	}
+	if (rc == 0)
+		rc = rte_eth_dev_start(p->port_id);
+	if (rc != 0) {
+		snprintf(err, errlen, "[port %s]: configuring %s: %s", pc->name, name,
+			 rte_strerror(-rc));
+		rte_mempool_free(p->pool);
+		return -1;
+	}
+	/* Our own L2 filter decides what is for us; some vdevs need this to
+	 * see frames for the MAC we answer ARP with. */
+	rte_eth_promiscuous_enable(p->port_id);
+	rte_eth_macaddr_get(p->port_id, &p->mac);
+	p->nb_queues = nb_queues;
+	return 0;
+}
+
+void
+msh_ethdev_close(struct msh_ethdev *p)
+{
+	if (p->pool == NULL)
+		return;
+	rte_eth_dev_stop(p->port_id);
+	rte_eth_dev_close(p->port_id);
+	rte_mempool_free(p->pool);
+	p->pool = NULL;
+}
