@@ -118,6 +118,18 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 		foreach_msh_app_drop
 #undef _
 	};
+	static const char *const wire_err_name[] = {
+		"OK",
+#define _(sym, doc) #sym,
+		foreach_msh_wire_err
+#undef _
+	};
+	static const char *const net_drop_name[] = {
+		"NONE",
+#define _(sym, doc) #sym,
+		foreach_msh_net_drop
+#undef _
+	};
 	struct msh_lcore_stats t;
 	char name[MSH_NAME_LEN + 1];
 
@@ -147,12 +159,12 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 			fprintf(out, "ack.%-24s %lu\n", msh_status_str(i), (unsigned long)t.acks[i]);
 	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
 		if (t.net_drop[i])
-			fprintf(out, "drop.net.%-19s %lu  # %s\n", msh_net_drop_str((int)i),
+			fprintf(out, "drop.net.%-19s %lu  # %s\n", net_drop_name[i],
 				(unsigned long)t.net_drop[i], msh_net_drop_str((int)i));
 	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
 		if (t.wire_drop[i])
-			fprintf(out, "drop.wire.%-18u %lu  # %s\n", i, (unsigned long)t.wire_drop[i],
-				msh_wire_err_str((int)i));
+			fprintf(out, "drop.wire.%-18s %lu  # %s\n", wire_err_name[i],
+				(unsigned long)t.wire_drop[i], msh_wire_err_str((int)i));
 	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
 		if (t.app_drop[i])
 			fprintf(out, "drop.app.%-19s %lu\n", app_drop_name[i],

@@ -47,6 +47,16 @@ def expect(name, data, status):
     print(f"ok {name}: ACK status {status}")
 
 
+# Known content first: it must read back unchanged after the barrage.
+known = [b"known-%05d-" % i + bytes([i % 251]) * (i % 40) for i in range(100)]
+s.settimeout(2)
+for i in range(0, 100, 10):
+    s.sendto(publish(known[i:i + 10], pub_id=4242, seq=1 + i), (ip, 9000))
+    d = s.recv(4096)
+    if d[3] != 2 or d[4] != 0 or struct.unpack(">H", d[6:8])[0] != 10:
+        sys.exit(f"FAIL known publish {i}: {d.hex()}")
+print("ok known: 100 messages acked")
+
 good = publish([b"abc"])
 expect("count 0", publish([], count=0), MALFORMED)
 expect("block overruns", publish([b"abcdef"])[:-2], MALFORMED)
@@ -94,8 +104,41 @@ print(f"ok random: {n_random} datagrams, {replies} replies, all well-formed fail
 
 # The appliance still serves: a good publish is acked OK.
 s.settimeout(2)
-s.sendto(publish([b"still alive"], pub_id=4242, seq=1), (ip, 9000))
+s.sendto(publish([b"still alive"], pub_id=4242, seq=101), (ip, 9000))
 d = s.recv(4096)
 if d[3] != 2 or d[4] != 0:
     sys.exit(f"FAIL alive: {d.hex()}")
 print("ok alive: good publish acked after the barrage")
+
+# Read the whole shard back through a subscription: exactly what was acked.
+sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sub.bind(("0.0.0.0", 0))
+sub.settimeout(2)
+sub.sendto(hdr(t=3, flags=0, count=0) + struct.pack(">IQQ", 5000, 0, 0), (ip, 9000))
+d = sub.recv(4096)
+token = struct.unpack(">Q", d[40:48])[0]
+if d[3] != 4 or d[4] != 8 or token == 0:
+    sys.exit(f"FAIL subscribe: expected TOKEN_REQUIRED, got {d.hex()}")
+sub.sendto(hdr(t=3, flags=0, count=0) + struct.pack(">IQQ", 5000, 0, token), (ip, 9000))
+want = known + [b"still alive"]
+got = []
+while len(got) < len(want):
+    d = sub.recv(4096)
+    if d[:2] == b"MS":
+        if d[3] != 4 or d[4] != 0:
+            sys.exit(f"FAIL subscribe reply {d.hex()}")
+        continue
+    seq, count = struct.unpack(">QH", d[10:20])
+    if count == 0:
+        continue
+    if seq != len(got) + 1:
+        sys.exit(f"FAIL feed: packet at seq {seq}, expected {len(got) + 1}")
+    off = 20
+    for _ in range(count):
+        (n,) = struct.unpack(">H", d[off:off + 2])
+        got.append(d[off + 2:off + 2 + n])
+        off += 2 + n
+if got != want:
+    bad = next(i for i in range(len(want)) if got[i] != want[i])
+    sys.exit(f"FAIL content: message {bad + 1} differs")
+print(f"ok content: all {len(want)} stored messages read back byte for byte")
