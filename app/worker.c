@@ -268,21 +268,22 @@ send_unavailable(struct worker *w, const uint8_t *mac, uint32_t ip, uint16_t por
 	tx_push(w, m, NULL, 0, 0);
 }
 
-/* Where a new (or restarted) subscription starts, per PROTOCOL.md. */
+/* Where a new (or restarted) subscription starts, per PROTOCOL.md. Sets
+ * *lost when the start was older than what is retained, so the caller can
+ * send UNAVAILABLE after the SUB_REPLY that creates the subscription. */
 static uint64_t
-start_position(struct worker *w, const struct msh_app_shard *as, const struct msh_frame *f,
-	       uint64_t start)
+start_position(const struct msh_app_shard *as, uint64_t start, bool *lost)
 {
 	const struct msh_shard *s = as->shard;
 	uint64_t first = msh_shard_first_seq(s);
 
+	*lost = false;
 	if (start == MSH_START_NEW)
 		return s->next_seq;
 	if (start == MSH_START_OLDEST)
 		return first;
 	if (start < first) {
-		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->udp_port,
-				 &s->conf.name, start, first);
+		*lost = true;
 		return first;
 	}
 	return start > s->next_seq ? s->next_seq : start;
@@ -296,6 +297,7 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 	struct msh_app_shard *as;
 	struct msh_sub *sub;
 	uint64_t bucket, lease_ns, lease;
+	bool lost = false;
 	int rc = msh_subscribe_parse(f->payload, f->payload_len, &q);
 
 	w->st->subscribe++;
@@ -326,7 +328,7 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 	sub = msh_subs_find(&as->subs, f->src_ip, f->src_port);
 	if (sub == NULL) {
 		sub = msh_subs_add(&as->subs, f->src_ip, f->src_port, f->src_mac,
-				   start_position(w, as, f, q.start_seq), w->tsc, lease);
+				   start_position(as, q.start_seq, &lost), w->tsc, lease);
 		if (sub == NULL) {
 			send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOO_MANY_SUBSCRIBERS, as->shard,
 				       q.token);
@@ -336,11 +338,16 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 		sub->lease_end = w->tsc + lease;
 		memcpy(sub->mac, f->src_mac, 6);
 		if (q.hdr.flags & MSH_SUB_F_RESTART)
-			sub->next_seq = start_position(w, as, f, q.start_seq);
+			sub->next_seq = start_position(as, q.start_seq, &lost);
 		else if (q.start_seq != MSH_START_NEW && q.start_seq != MSH_START_OLDEST)
 			sub->reported_seq = q.start_seq; /* its position, for lag */
 	}
 	send_sub_reply(w, f, &q.hdr.shard, MSH_S_OK, as->shard, q.token);
+	if (lost) {
+		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->udp_port, &q.hdr.shard,
+				 q.start_seq, msh_shard_first_seq(as->shard));
+		sub->unavailable++;
+	}
 }
 
 static void

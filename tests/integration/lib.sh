@@ -72,8 +72,7 @@ msh_netns_up() {
 		ip addr add $MSH_CLIENT_IP/24 dev $MSH_VETH_NS
 		ip link set $MSH_VETH_NS up
 		ip link set lo up
-		ethtool -K $MSH_VETH_NS tx off >/dev/null
-		sysctl -qw net.core.rmem_max=16777216 net.core.wmem_max=16777216" ||
+		ethtool -K $MSH_VETH_NS tx off >/dev/null" ||
 		fail "namespace set-up"
 }
 
