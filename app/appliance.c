@@ -183,6 +183,28 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 		fprintf(out, "shard.%s.%-20s %lu\n", name, "mem_used",
 			(unsigned long)msh_shard_mem_used(s));
 		fprintf(out, "shard.%s.%-20s %u\n", name, "subscribers", as->subs.n);
+		/* One line a counter a subscription; lag is measured against the
+		 * position its renewals report, the only proof of what it read. */
+		for (uint32_t k = 0; k < as->subs.max; k++) {
+			const struct msh_sub *sub = &as->subs.sub[k];
+			char who[64];
+
+			if (!sub->used)
+				continue;
+			snprintf(who, sizeof(who), "sub.%s.%u.%u.%u.%u:%u", name, sub->ip >> 24,
+				 (sub->ip >> 16) & 255, (sub->ip >> 8) & 255, sub->ip & 255, sub->port);
+#define SUBSTAT(f, v) fprintf(out, "%s.%s %lu\n", who, f, (unsigned long)(v))
+			SUBSTAT("next_seq", sub->next_seq);
+			SUBSTAT("reported_seq", sub->reported_seq);
+			SUBSTAT("lag", s->next_seq - RTE_MIN(sub->reported_seq, s->next_seq));
+			SUBSTAT("sent_msgs", sub->sent_msgs);
+			SUBSTAT("sent_pkts", sub->sent_pkts);
+			SUBSTAT("heartbeats", sub->heartbeats);
+			SUBSTAT("rerequests", sub->rerequests);
+			SUBSTAT("rerequest_msgs", sub->rerequest_msgs);
+			SUBSTAT("unavailable", sub->unavailable);
+#undef SUBSTAT
+		}
 	}
 }
 

@@ -128,7 +128,7 @@ msh_stop() {
 	MSH_RC=$?
 }
 
-# stat NAME: a counter from the shutdown report (0 if absent).
-stat() {
+# counter NAME: a counter from the shutdown report (0 if absent).
+counter() {
 	awk -v k="$1" '$1 == k {print $2; found=1} END {if (!found) print 0}' "$MSH_TMP/memshard.out"
 }

@@ -12,12 +12,12 @@ in_ns python3 tests/integration/barrage.py "$MSH_APP_IP" ticks 20000 || fail "ba
 ok "barrage answered as PROTOCOL.md says"
 msh_stop
 [ "$MSH_RC" -eq 0 ] || fail "memshard exit status $MSH_RC after SIGTERM"
-appended=$(stat shard.ticks.appended_msgs)
+appended=$(counter shard.ticks.appended_msgs)
 [ "$appended" -eq 101 ] || fail "appended_msgs $appended, expected 101 (100 known + 1)"
 ok "only the 101 good messages were appended"
-malformed=$(stat ack.malformed)
+malformed=$(counter ack.malformed)
 [ "$malformed" -ge 6 ] || fail "ack.malformed $malformed, expected >= 6"
-rx=$(stat rx_pkts)
+rx=$(counter rx_pkts)
 [ "$rx" -ge 20000 ] || fail "rx_pkts $rx, expected >= 20000"
 drops=$(awk '$1 ~ /^drop\./ {s += $2} END {print s + 0}' "$MSH_TMP/memshard.out")
 [ "$drops" -ge 10000 ] || fail "only $drops drops counted for 20000 bad datagrams"

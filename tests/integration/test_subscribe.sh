@@ -21,13 +21,13 @@ msh_start "$MSH_TMP/m.conf"
 in_ns python3 tests/integration/subs.py "$MSH_APP_IP" || fail "subs.py (see above)"
 msh_stop
 [ "$MSH_RC" -eq 0 ] || fail "memshard exit status $MSH_RC"
-n=$(stat drop.app.RETRANS_NOT_SUBSCRIBED)
+n=$(counter drop.app.RETRANS_NOT_SUBSCRIBED)
 [ "$n" -ge 1 ] || fail "re-request from an unsubscribed address not counted"
-n=$(stat subs_expired)
+n=$(counter subs_expired)
 [ "$n" -ge 1 ] || fail "lease expiry not counted"
-n=$(stat shard.ring.evicted_segments)
+n=$(counter shard.ring.evicted_segments)
 [ "$n" -ge 1 ] || fail "no eviction counted on ring"
-n=$(stat shard.small.full_rejects)
+n=$(counter shard.small.full_rejects)
 [ "$n" -ge 2 ] || fail "full_rejects $n on small, expected >= 2"
 ok "counters: re-request refusals, expiries, evictions and rejects"
 echo "test_subscribe: $checks checks passed"
