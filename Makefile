@@ -47,7 +47,7 @@ LIB_A     := $(BUILD)/libmemshard.a
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c) tests/bench/nats_bench.c
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 APP_SRC   := $(wildcard app/*.c) $(wildcard drivers/net/*.c) $(wildcard drivers/storage/*.c)
@@ -81,7 +81,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(LIB_DEPS)
+	$(CC) $(LIB_CFLAGS) -Itools $< -o $@ $(LDFLAGS) $(LIB_A) $(LIB_DEPS)
+
+# The NATS side of the comparison links the NATS C client (Debian libnats-dev).
+$(BUILD)/bench/nats_bench: tests/bench/nats_bench.c tools/hist.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -Itools $< -o $@ $(LDFLAGS) $(LIB_A) -lnats -lpthread -lm
 
 $(BUILD)/app/%.o: app/%.c
 	@mkdir -p $(@D)

@@ -76,9 +76,29 @@ EOT
 	echo
 }
 
+side_by_side_section() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "## memshard beside nats-server"
+		echo "Not run: needs root for the network namespace."
+		return
+	fi
+	if ! BUILD=$BUILD bash tests/bench/side_by_side.sh >"$TMP.sbs" 2>"$TMP.sbs.err"; then
+		echo "## memshard beside nats-server"
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		tail -n 20 "$TMP.sbs.err"
+		echo '```'
+		return
+	fi
+	cat "$TMP.sbs"
+	echo
+}
+
 {
 	host_section
 	engine_section
+	side_by_side_section
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
+rm -f "$TMP.sbs" "$TMP.sbs.err"
 echo "bench: wrote $OUT"
 cat "$OUT"
