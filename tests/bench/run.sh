@@ -94,8 +94,25 @@ side_by_side_section() {
 	echo
 }
 
+jitter_section() {
+	local c
+	cat <<EOT
+## Host jitter
+How long this host takes a CPU away from a program that never yields: a spin loop
+reading CLOCK_MONOTONIC on each CPU, alone, 5 s each (\`taskset -c N $BUILD/bench/bench_jitter 5\`).
+No program here can show a latency tail shorter than these gaps; read the p99.9 and
+max columns below with them in mind.
+
+EOT
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		echo "- CPU $c: $(taskset -c "$c" "$BUILD/bench/bench_jitter" 5)"
+	done
+	echo
+}
+
 {
 	host_section
+	jitter_section
 	engine_section
 	side_by_side_section
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
