@@ -154,6 +154,20 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 	P(feed_rollbacks);
 	P(subs_expired);
 #undef P
+	/* Summing wall-clock stamps over lcores would be meaningless: take the
+	 * earliest first and the latest last. */
+	{
+		uint64_t first = 0, last = 0;
+
+		for (unsigned int l = 0; l < MSH_MAX_LCORES; l++) {
+			const struct msh_lcore_stats *ls = &app->stats[l];
+
+			if (ls->rx_first_ns && (first == 0 || ls->rx_first_ns < first))
+				first = ls->rx_first_ns;
+			last = RTE_MAX(last, ls->rx_last_ns);
+		}
+		fprintf(out, "%-28s %lu\n", "rx_active_ns", (unsigned long)(last - first));
+	}
 	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
 		if (t.acks[i])
 			fprintf(out, "ack.%-24s %lu\n", msh_status_str(i), (unsigned long)t.acks[i]);

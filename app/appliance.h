@@ -55,6 +55,7 @@ struct msh_lcore_stats {
 	uint64_t feed_pkts, feed_msgs, heartbeats, retrans_pkts, retrans_msgs, unavailable;
 	uint64_t feed_rollbacks; /**< feed packets the TX queue refused (resent later) */
 	uint64_t subs_expired;
+	uint64_t rx_first_ns, rx_last_ns; /**< wall clock of the first and last RX burst */
 	uint64_t acks[MSH_S_COUNT];
 	uint64_t net_drop[MSH_NET_DROP_COUNT];
 	uint64_t wire_drop[MSH_WIRE_E_COUNT];

@@ -28,8 +28,10 @@
 #define RX_BURST 32
 #define TXQ_MAX 512
 /* Feed packets one subscriber may get per turn: paces history replay and
- * keeps a subscriber far behind from starving the others. */
-#define FEED_PKTS_PER_SUB 16
+ * keeps a subscriber far behind from starving the others, yet covers what one
+ * RX burst appends (32 datagrams of up to ~80 messages: 32 feed packets) so a
+ * live subscriber keeps up at full load. */
+#define FEED_PKTS_PER_SUB 64
 #define HOUSEKEEPING_US 1000
 
 struct txq {
@@ -663,6 +665,9 @@ msh_worker_main(void *arg)
 		w->tsc = rte_rdtsc();
 		if (n > 0) {
 			w->now_ns = wall_ns();
+			if (unlikely(w->st->rx_first_ns == 0))
+				w->st->rx_first_ns = w->now_ns;
+			w->st->rx_last_ns = w->now_ns;
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));

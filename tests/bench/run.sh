@@ -94,6 +94,24 @@ side_by_side_section() {
 	echo
 }
 
+ceiling_section() {
+	if ! BUILD=$BUILD bash tests/bench/ceiling.sh >"$TMP.ceil" 2>"$TMP.ceil.err"; then
+		echo "## Engine ceiling"
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		tail -n 20 "$TMP.ceil.err"
+		echo '```'
+		return
+	fi
+	cat "$TMP.ceil"
+	echo
+	echo "Target (issue 3): at least 10 million messages/s per worker lcore. Not measured"
+	echo "beside it: dpdk-testpmd io forwarding on the same pcap vdev (its per-second"
+	echo "counters did not give a usable rate for a file that ends); TESTBED.md gives"
+	echo "testpmd 25-32 Mpps between two net_null ports on this kind of host."
+	echo
+}
+
 jitter_section() {
 	local c
 	cat <<EOT
@@ -114,8 +132,9 @@ EOT
 	host_section
 	jitter_section
 	engine_section
+	ceiling_section
 	side_by_side_section
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
-rm -f "$TMP.sbs" "$TMP.sbs.err"
+rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err"
 echo "bench: wrote $OUT"
 cat "$OUT"
