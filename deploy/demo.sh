@@ -23,6 +23,9 @@ cleanup() {
 	echo
 	echo "demo: stopping"
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	# The clients run inside the demo's own namespace: end every process in it
+	# (a pipeline's $! is its last command, not the client itself).
+	for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	if [ -n "${MSH:-}" ]; then
 		kill -TERM "$MSH" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$MSH" 2>/dev/null || break; sleep 0.1; done

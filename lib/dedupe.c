@@ -84,21 +84,34 @@ void
 msh_dedupe_check(const struct msh_dedupe *d, uint32_t publisher_id, uint64_t seq,
 		 uint32_t count, struct msh_dedupe_verdict *v)
 {
-	uint64_t next = msh_dedupe_next(d, publisher_id);
+	const struct msh_dedupe_entry *e = lookup(d, publisher_id);
+	uint64_t next = e ? e->next_seq : 1;
 	uint64_t end = seq + count; /* the codec rejects ranges that wrap */
+	uint64_t a, b;
 
 	v->gap = 0;
-	if (seq >= next) {
-		v->skip = 0;
-		v->take = count;
-		v->gap = seq - next;
-	} else if (end <= next) {
-		v->skip = count;
-		v->take = 0;
-	} else {
-		v->skip = (uint32_t)(next - seq);
-		v->take = count - v->skip;
+	v->late = false;
+	/* Holes first (they lie below next_seq, sorted), then [next_seq, inf):
+	 * the first of them that the datagram overlaps is what it appends. */
+	for (uint32_t i = 0; e != NULL && i < e->n_holes; i++) {
+		a = MSH_MAX(seq, e->hole[i].start);
+		b = MSH_MIN(end, e->hole[i].end);
+		if (a < b) {
+			v->skip = (uint32_t)(a - seq);
+			v->take = (uint32_t)(b - a);
+			v->late = true;
+			return;
+		}
 	}
+	if (end > next) {
+		a = MSH_MAX(seq, next);
+		v->skip = (uint32_t)(a - seq);
+		v->take = (uint32_t)(end - a);
+		v->gap = seq > next ? seq - next : 0;
+		return;
+	}
+	v->skip = count;
+	v->take = 0;
 }
 
 static void
@@ -143,9 +156,36 @@ forget_oldest(struct msh_dedupe *d)
 	}
 }
 
-void
-msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t next_seq,
-		   uint64_t now)
+static void
+hole_remove(struct msh_dedupe_entry *e, uint32_t i)
+{
+	memmove(&e->hole[i], &e->hole[i + 1], (e->n_holes - i - 1) * sizeof(e->hole[0]));
+	e->n_holes--;
+}
+
+/* Insert [start, end) at index i, giving up the oldest hole if all are used. */
+static void
+hole_insert(struct msh_dedupe *d, struct msh_dedupe_entry *e, uint32_t i, uint64_t start,
+	    uint64_t end)
+{
+	if (e->n_holes == MSH_DEDUPE_HOLES) {
+		if (i == 0) {
+			/* The new hole is the oldest: it is the one given up. */
+			d->holes_given_up++;
+			return;
+		}
+		hole_remove(e, 0);
+		d->holes_given_up++;
+		i--;
+	}
+	memmove(&e->hole[i + 1], &e->hole[i], (e->n_holes - i) * sizeof(e->hole[0]));
+	e->hole[i].start = start;
+	e->hole[i].end = end;
+	e->n_holes++;
+}
+
+static struct msh_dedupe_entry *
+find_or_add(struct msh_dedupe *d, uint32_t publisher_id)
 {
 	uint32_t i;
 
@@ -154,12 +194,8 @@ msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t next_se
 
 		if (e->next_seq == 0)
 			break;
-		if (e->publisher_id == publisher_id) {
-			if (next_seq > e->next_seq)
-				e->next_seq = next_seq;
-			e->last_seen = now;
-			return;
-		}
+		if (e->publisher_id == publisher_id)
+			return e;
 	}
 	if (d->live >= d->max) {
 		forget_oldest(d);
@@ -168,8 +204,45 @@ msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t next_se
 		     i = (i + 1) & d->mask)
 			;
 	}
+	memset(&d->slot[i], 0, sizeof(d->slot[i]));
 	d->slot[i].publisher_id = publisher_id;
-	d->slot[i].next_seq = next_seq;
-	d->slot[i].last_seen = now;
+	d->slot[i].next_seq = 1;
 	d->live++;
+	return &d->slot[i];
+}
+
+void
+msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t first, uint64_t end,
+		   uint64_t now)
+{
+	struct msh_dedupe_entry *e = find_or_add(d, publisher_id);
+
+	e->last_seen = now;
+	if (first >= e->next_seq) {
+		if (first > e->next_seq)
+			hole_insert(d, e, e->n_holes, e->next_seq, first);
+		e->next_seq = end;
+		return;
+	}
+	/* A late datagram: take [first, end) out of the hole it lies in. */
+	for (uint32_t i = 0; i < e->n_holes; i++) {
+		struct msh_dedupe_hole *h = &e->hole[i];
+		uint64_t hs = h->start, he = h->end;
+
+		if (first < hs || first >= he)
+			continue;
+		end = MSH_MIN(end, he);
+		if (first == hs && end == he)
+			hole_remove(e, i);
+		else if (first == hs)
+			h->start = end;
+		else if (end == he)
+			h->end = first;
+		else {
+			h->end = first;
+			hole_insert(d, e, i + 1, end, he);
+		}
+		d->holes_filled++;
+		return;
+	}
 }

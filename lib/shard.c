@@ -315,7 +315,10 @@ msh_shard_publish(struct msh_shard *s, uint32_t publisher_id, uint64_t publisher
 		s->stats.publisher_gaps++;
 		s->stats.publisher_gap_msgs += v.gap;
 	}
-	msh_dedupe_advance(s->dedupe, publisher_id, publisher_seq + count, now_ns);
+	if (v.late)
+		s->stats.late_fills++;
+	msh_dedupe_advance(s->dedupe, publisher_id, publisher_seq + v.skip,
+			   publisher_seq + v.skip + v.take, now_ns);
 	r->appended = v.take;
 	r->gap = v.gap;
 	r->status = MSH_S_OK;

@@ -37,7 +37,8 @@ enum msh_seal_reason { MSH_SEAL_SIZE = 0, MSH_SEAL_AGE, MSH_SEAL_MANUAL };
 	_(dup_msgs, "duplicate messages skipped")                              \
 	_(partial_overlaps, "datagrams that partly overlapped")                \
 	_(publisher_gaps, "publisher sequence jumps forward")                  \
-	_(publisher_gap_msgs, "publisher messages never received")             \
+	_(publisher_gap_msgs, "publisher messages skipped over (holes)")        \
+	_(late_fills, "datagrams appended late into a hole (reordered)")       \
 	_(full_rejects, "datagrams refused: shard full")                       \
 	_(full_reject_msgs, "messages refused: shard full")                    \
 	_(evicted_segments, "segments evicted")                                \
