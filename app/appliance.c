@@ -54,6 +54,17 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 			 "serves", name, MSH_CONF_MAX_SHARDS);
 		return -1;
 	}
+	/* Settings the configuration accepts but this version does not serve yet
+	 * are refused, never silently ignored. */
+	if (sc->replicas != 1) {
+		snprintf(err, errlen, "shard create %s: replicas=2 is not built yet (issue 5)", name);
+		return -1;
+	}
+	if (sc->spill != MSH_SPILL_OFF || sc->storage != MSH_STORAGE_MEMORY) {
+		snprintf(err, errlen, "shard create %s: spill=disk and storage=persistent are not "
+			 "built yet (issue 6)", name);
+		return -1;
+	}
 	len = msh_shard_footprint(sc);
 	if (len == 0) {
 		snprintf(err, errlen, "shard create %s: configuration cannot make a shard", name);
@@ -264,6 +275,19 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		fprintf(stderr, "memshard: %s: no [port NAME] with role = ingest\n", app->conf.path);
 		return 1;
 	}
+	/* Refuse rather than silently serve with fewer lcores than asked for. */
+	if (app->conf.app.workers != 1) {
+		fprintf(stderr, "memshard: %s: [appliance] workers: %u, but this version runs one "
+			"worker lcore, which owns every shard (set workers = 1)\n",
+			app->conf.path, app->conf.app.workers);
+		return 1;
+	}
+	for (unsigned int i = 0; i < app->conf.n_ports; i++)
+		if (app->conf.ports[i].role == MSH_PORT_REPLICATION) {
+			fprintf(stderr, "memshard: %s: [port %s] role: replication is not built yet "
+				"(issue 5)\n", app->conf.path, app->conf.ports[i].name);
+			return 1;
+		}
 	if (msh_eal_start(app, extra_argc, extra_argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "memshard: %s\n", err);
 		return 1;
