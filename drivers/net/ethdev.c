@@ -25,6 +25,7 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 	struct rte_eth_dev_info info;
 	char name[RTE_ETH_NAME_MAX_LEN], pool[RTE_MEMPOOL_NAMESIZE];
 	const char *comma = strchr(pc->device, ',');
+	uint32_t room, overhead;
 	size_t nlen = comma ? (size_t)(comma - pc->device) : strlen(pc->device);
 	int rc;
 
@@ -49,17 +50,35 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 	if (p->socket < 0)
 		p->socket = 0;
 	snprintf(pool, sizeof(pool), "msh_pool_%u", p->port_id);
-	p->pool = rte_pktmbuf_pool_create(pool, POOL_MBUFS, POOL_CACHE, 0,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, p->socket);
+	/* One mbuf holds one whole frame of the port's MTU (jumbo frames too), so
+	 * the fast path never deals with chained mbufs. */
+	room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE,
+		       (uint32_t)(RTE_PKTMBUF_HEADROOM + pc->mtu + RTE_ETHER_HDR_LEN +
+				  RTE_ETHER_CRC_LEN));
+	p->pool = rte_pktmbuf_pool_create(pool, pc->mtu > 1500 ? POOL_MBUFS / 4 : POOL_MBUFS,
+					  POOL_CACHE, 0, (uint16_t)room, p->socket);
 	if (p->pool == NULL) {
 		snprintf(err, errlen, "[port %s]: mbuf pool on node %d: %s", pc->name, p->socket,
 			 rte_strerror(rte_errno));
 		return -1;
 	}
 	memset(&conf, 0, sizeof(conf));
+	/* Some PMDs (net_af_packet) report a 1518-byte frame limit in their
+	 * device info yet take a larger MTU through set_mtu, up to what their
+	 * buffers hold: configure within the reported limit, then raise it. */
+	overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+	conf.rxmode.mtu = RTE_MIN((uint32_t)pc->mtu, info.max_rx_pktlen - overhead);
 	rc = rte_eth_dev_configure(p->port_id, nb_queues, nb_queues, &conf);
-	if (rc == 0 && pc->mtu != 1500)
+	if (rc == 0 && conf.rxmode.mtu < pc->mtu) {
 		rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu);
+		if (rc != 0) {
+			snprintf(err, errlen, "[port %s] mtu: %s refuses %u: %s (for net_af_packet "
+				 "raise framesz and blocksz in the device arguments)", pc->name,
+				 name, pc->mtu, rte_strerror(-rc));
+			rte_mempool_free(p->pool);
+			return -1;
+		}
+	}
 	for (uint16_t q = 0; rc == 0 && q < nb_queues; q++) {
 		rc = rte_eth_rx_queue_setup(p->port_id, q, RX_DESC, p->socket, NULL, p->pool);
 		if (rc == 0)
