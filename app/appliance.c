@@ -338,20 +338,22 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
 			goto fail;
 
+	if (msh_control_open(app, err, sizeof(err)) != 0)
+		goto fail;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	MSH_LOG(NOTICE, "ready: %u.%u.%u.%u/%u udp %u retrans %u on port %u "
-		"(%02x:%02x:%02x:%02x:%02x:%02x), %u shard%s, worker lcore %u%s",
+		"(%02x:%02x:%02x:%02x:%02x:%02x), %u shard%s, worker lcore %u%s, control %s",
 		pc->ipv4 >> 24, (pc->ipv4 >> 16) & 255, (pc->ipv4 >> 8) & 255, pc->ipv4 & 255,
 		pc->prefix_len, pc->udp_port, pc->retrans_port, app->ingest.eth.port_id,
 		app->ingest.ifc.mac[0], app->ingest.ifc.mac[1], app->ingest.ifc.mac[2],
 		app->ingest.ifc.mac[3], app->ingest.ifc.mac[4], app->ingest.ifc.mac[5],
 		app->n_shards, app->n_shards == 1 ? "" : "s", worker,
-		app->no_huge ? ", no hugepages" : "");
+		app->no_huge ? ", no hugepages" : "", app->conf.app.control_socket);
 	rte_eal_remote_launch(msh_worker_main, app, worker);
 
 	while (!app->quit)
-		usleep(20000);
+		msh_control_poll(app, 20);
 
 	MSH_LOG(NOTICE, "shutting down");
 	rte_eal_mp_wait_lcore();
@@ -364,6 +366,7 @@ fail:
 out:
 	app->quit = true;
 	rte_eal_mp_wait_lcore();
+	msh_control_close();
 	msh_ethdev_close(&app->ingest.eth);
 	if (app->arena_mz != NULL)
 		rte_memzone_free(app->arena_mz);

@@ -124,6 +124,13 @@ int msh_worker_main(void *arg);
 int msh_eal_start(struct msh_app *app, int extra_argc, char **extra_argv, char *err,
 		  size_t errlen);
 
+/** Open the control socket ([appliance] control_socket). @return 0 or -1 with @p err. */
+int msh_control_open(struct msh_app *app, char *err, size_t errlen);
+/** Serve control clients for at most @p timeout_ms (main lcore loop). */
+void msh_control_poll(struct msh_app *app, int timeout_ms);
+/** Close every client and remove the socket. */
+void msh_control_close(void);
+
 /** Daemon body after the configuration is loaded. @return process exit status. */
 int msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv);
 

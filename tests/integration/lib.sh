@@ -94,6 +94,7 @@ file_prefix = msh-it$$
 arena_bytes = 512M
 lease_default = 5s
 heartbeat = 200ms
+control_socket = $MSH_TMP/ctl.sock
 [port ingest]
 device = net_af_packet0,iface=$MSH_VETH_APP,framecnt=4096,qdisc_bypass=1
 address = $MSH_APP_IP/24
@@ -126,6 +127,11 @@ msh_stop() {
 	done
 	wait "$MSH_PID" 2>/dev/null
 	MSH_RC=$?
+}
+
+# ctl ARGS...: memshardctl against this test's appliance.
+ctl() {
+	"$BUILD/memshardctl" --socket "$MSH_TMP/ctl.sock" "$@"
 }
 
 # counter NAME: a counter from the shutdown report (0 if absent).

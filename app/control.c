@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * The control socket, on the main lcore: a Unix stream socket where each
+ * request is one line of text ("shard show ticks") and each reply one line of
+ * JSON: {"ok":true,"result":...} or {"ok":false,"error":"..."}. Commands are a
+ * table (name, usage, help, handler), so help, dispatch and the README cannot
+ * drift apart. Several clients at once; a client that sends garbage gets an
+ * error, one that disconnects mid-command harms nothing. The main lcore only
+ * reads what the worker writes (single-writer 64-bit counters and positions),
+ * so no command ever stalls the data path. Commands that change shards reach
+ * the worker through a ring and are not built yet (issue 4 continues).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_lcore.h>
+
+#include "appliance.h"
+
+#define CTL_MAX_CLIENTS 16
+#define CTL_LINE_MAX 4096
+#define CTL_MAX_ARGS 16
+
+struct ctl_client {
+	int fd;
+	size_t len;
+	char buf[CTL_LINE_MAX];
+};
+
+static int listen_fd = -1;
+static char sock_path[MSH_CONF_PATH_LEN];
+static struct ctl_client clients[CTL_MAX_CLIENTS];
+/* "stats reset" keeps a baseline here instead of touching the worker's
+ * counters (which only the worker writes). */
+static struct msh_lcore_stats baseline;
+
+typedef json_t *(*ctl_fn_t)(struct msh_app *app, int argc, char **argv, char *err,
+			    size_t errlen);
+
+struct ctl_cmd {
+	const char *name; /* one or two words */
+	const char *usage;
+	const char *help;
+	int min_args, max_args;
+	ctl_fn_t fn;
+};
+
+static const char *const status_names[] = {
+#define _(sym, val, str) #sym,
+	foreach_msh_status
+#undef _
+};
+static const char *const wire_names[] = {
+	"OK",
+#define _(sym, str) #sym,
+	foreach_msh_wire_err
+#undef _
+};
+static const char *const net_names[] = {
+	"NONE",
+#define _(sym, str) #sym,
+	foreach_msh_net_drop
+#undef _
+};
+static const char *const app_names[] = {
+#define _(sym, doc) #sym,
+	foreach_msh_app_drop
+#undef _
+};
+
+static char *
+ip_str(uint32_t ip, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+	return buf;
+}
+
+static struct msh_app_shard *
+shard_arg(struct msh_app *app, const char *name, char *err, size_t errlen)
+{
+	struct msh_name n;
+	struct msh_app_shard *as;
+
+	if (msh_name_from_str(&n, name) != 0) {
+		snprintf(err, errlen, "'%s' is not a shard name (1 to 10 printable ASCII "
+			 "characters, no spaces)", name);
+		return NULL;
+	}
+	as = msh_table_lookup(app->shards, &n);
+	if (as == NULL)
+		snprintf(err, errlen, "no shard '%s' (see 'shard list')", name);
+	return as;
+}
+
+static json_t *
+shard_json(const struct msh_app_shard *as, bool full)
+{
+	const struct msh_shard *s = as->shard;
+	char name[MSH_NAME_LEN + 1];
+	json_t *o = json_object(), *c;
+
+	msh_name_to_str(&s->conf.name, name);
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "next_seq", json_integer((json_int_t)s->next_seq));
+	json_object_set_new(o, "first_seq", json_integer((json_int_t)msh_shard_first_seq(s)));
+	json_object_set_new(o, "messages",
+			    json_integer((json_int_t)(s->next_seq - msh_shard_first_seq(s))));
+	json_object_set_new(o, "segments", json_integer(s->seg_n));
+	json_object_set_new(o, "mem_used", json_integer((json_int_t)msh_shard_mem_used(s)));
+	json_object_set_new(o, "max_bytes", json_integer((json_int_t)s->conf.max_bytes));
+	json_object_set_new(o, "on_full",
+			    json_string(s->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject"));
+	json_object_set_new(o, "subscribers", json_integer(as->subs.n));
+	if (!full)
+		return o;
+	json_object_set_new(o, "segment_bytes", json_integer((json_int_t)s->conf.segment_bytes));
+	json_object_set_new(o, "segment_age_ns", json_integer((json_int_t)s->conf.segment_age_ns));
+	json_object_set_new(o, "max_message", json_integer(s->conf.max_message));
+	json_object_set_new(o, "storage", json_string("memory"));
+	json_object_set_new(o, "replicas", json_integer(s->conf.replicas));
+	json_object_set_new(o, "owner_lcore", json_integer(as->owner_lcore));
+	c = json_object();
+#define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)s->stats.f));
+	foreach_msh_shard_counter
+#undef _
+	json_object_set_new(c, "publishers_forgotten",
+			    json_integer((json_int_t)s->dedupe->forgotten));
+	json_object_set_new(c, "publisher_holes_given_up",
+			    json_integer((json_int_t)s->dedupe->holes_given_up));
+	json_object_set_new(o, "counters", c);
+	return o;
+}
+
+static json_t *
+cmd_version(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "version", json_string(MSH_VERSION_STR));
+	json_object_set_new(o, "protocol", json_integer(MSH_VERSION));
+	json_object_set_new(o, "epoch", json_integer(app->epoch));
+	return o;
+}
+
+static json_t *
+cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_lcore_stats t;
+	json_t *o = json_object(), *acks = json_object(), *drops = json_object(), *shards;
+	const uint64_t *cur = (const uint64_t *)&t, *base = (const uint64_t *)&baseline;
+	uint64_t *d = (uint64_t *)&t;
+
+	msh_app_stats_sum(app, &t);
+	for (size_t i = 0; i < sizeof(t) / sizeof(uint64_t); i++)
+		d[i] = cur[i] - base[i];
+#define P(f) json_object_set_new(o, #f, json_integer((json_int_t)t.f))
+	P(rx_pkts);
+	P(rx_bytes);
+	P(tx_pkts);
+	P(tx_bytes);
+	P(arp_replies);
+	P(icmp_replies);
+	P(publish);
+	P(subscribe);
+	P(unsubscribe);
+	P(retrans_requests);
+	P(feed_pkts);
+	P(feed_msgs);
+	P(heartbeats);
+	P(retrans_pkts);
+	P(retrans_msgs);
+	P(unavailable);
+	P(feed_rollbacks);
+	P(subs_expired);
+#undef P
+	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
+		json_object_set_new(acks, status_names[i], json_integer((json_int_t)t.acks[i]));
+	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
+		json_object_set_new(drops, net_names[i], json_integer((json_int_t)t.net_drop[i]));
+	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
+		json_object_set_new(drops, wire_names[i], json_integer((json_int_t)t.wire_drop[i]));
+	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
+		json_object_set_new(drops, app_names[i], json_integer((json_int_t)t.app_drop[i]));
+	json_object_set_new(o, "acks", acks);
+	json_object_set_new(o, "drops", drops);
+	json_object_set_new(o, "arena_bytes", json_integer((json_int_t)app->arena.size));
+	json_object_set_new(o, "arena_used", json_integer((json_int_t)app->arena.used));
+	shards = json_array();
+	for (unsigned int i = 0; i < app->n_shards; i++)
+		json_array_append_new(shards, shard_json(app->shard_list[i], false));
+	json_object_set_new(o, "shards", shards);
+	return o;
+}
+
+static json_t *
+cmd_stats_reset(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	msh_app_stats_sum(app, &baseline);
+	return json_string("counters reset (shard counters and positions are not)");
+}
+
+static json_t *
+cmd_shard_list(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; i < app->n_shards; i++)
+		json_array_append_new(a, shard_json(app->shard_list[i], false));
+	return a;
+}
+
+static json_t *
+cmd_shard_show(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
+
+	return as ? shard_json(as, true) : NULL;
+}
+
+static json_t *
+cmd_sub_list(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	json_t *a = json_array();
+	char ip[20], name[MSH_NAME_LEN + 1];
+	uint64_t hz = app->tsc_hz, now = rte_get_tsc_cycles();
+
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		const struct msh_app_shard *as = app->shard_list[i];
+		const struct msh_shard *s = as->shard;
+
+		msh_name_to_str(&s->conf.name, name);
+		if (argc > 0 && strcmp(argv[0], name) != 0)
+			continue;
+		for (uint32_t k = 0; k < as->subs.max; k++) {
+			const struct msh_sub *sub = &as->subs.sub[k];
+			json_t *o;
+
+			if (!sub->used)
+				continue;
+			o = json_object();
+			json_object_set_new(o, "shard", json_string(name));
+			json_object_set_new(o, "address", json_string(ip_str(sub->ip, ip, sizeof(ip))));
+			json_object_set_new(o, "port", json_integer(sub->port));
+			json_object_set_new(o, "next_seq", json_integer((json_int_t)sub->next_seq));
+			json_object_set_new(o, "reported_seq",
+					    json_integer((json_int_t)sub->reported_seq));
+			json_object_set_new(o, "lag", json_integer((json_int_t)(
+				s->next_seq - RTE_MIN(sub->reported_seq, s->next_seq))));
+			json_object_set_new(o, "lease_left_ms", json_integer(
+				sub->lease_end > now ? (json_int_t)((sub->lease_end - now) * 1000 / hz)
+						     : 0));
+			json_object_set_new(o, "sent_msgs", json_integer((json_int_t)sub->sent_msgs));
+			json_object_set_new(o, "rerequests", json_integer((json_int_t)sub->rerequests));
+			json_object_set_new(o, "unavailable",
+					    json_integer((json_int_t)sub->unavailable));
+			json_array_append_new(a, o);
+		}
+	}
+	if (argc > 0 && json_array_size(a) == 0 && shard_arg(app, argv[0], err, errlen) == NULL) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static json_t *
+cmd_config_dump(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_t *s;
+
+	if (f == NULL || msh_conf_dump(&app->conf, f) != 0) {
+		if (f)
+			fclose(f);
+		free(text);
+		snprintf(err, errlen, "config dump failed");
+		return NULL;
+	}
+	fclose(f);
+	s = json_string(text);
+	free(text);
+	return s;
+}
+
+static json_t *
+cmd_shutdown(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	app->quit = true;
+	return json_string("shutting down");
+}
+
+static json_t *cmd_help(struct msh_app *app, int argc, char **argv, char *err, size_t errlen);
+
+static const struct ctl_cmd commands[] = {
+	{"help", "help", "list the commands", 0, 0, cmd_help},
+	{"version", "version", "version, protocol version, epoch", 0, 0, cmd_version},
+	{"stats", "stats", "counters: packets, acks by status, drops by reason, shards", 0, 0,
+	 cmd_stats},
+	{"stats reset", "stats reset", "start the appliance counters from zero", 0, 0,
+	 cmd_stats_reset},
+	{"shard list", "shard list", "every shard: sequence range, memory, subscribers", 0, 0,
+	 cmd_shard_list},
+	{"shard show", "shard show NAME", "one shard: settings and counters", 1, 1,
+	 cmd_shard_show},
+	{"sub list", "sub list [SHARD]", "subscribers: address, position, lag, lease", 0, 1,
+	 cmd_sub_list},
+	{"config dump", "config dump", "the running configuration as a config file", 0, 0,
+	 cmd_config_dump},
+	{"shutdown", "shutdown", "stop the appliance cleanly", 0, 0, cmd_shutdown},
+};
+
+static json_t *
+cmd_help(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(commands); i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "usage", json_string(commands[i].usage));
+		json_object_set_new(o, "help", json_string(commands[i].help));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* Run one request line; returns the JSON reply (without newline), malloc'd. */
+static char *
+dispatch(struct msh_app *app, char *line)
+{
+	char *argv[CTL_MAX_ARGS], *save = NULL, err[512] = "";
+	int argc = 0;
+	const struct ctl_cmd *cmd = NULL;
+	json_t *reply = json_object(), *res = NULL;
+	int used = 0;
+	char *out;
+
+	for (char *w = strtok_r(line, " \t\r", &save); w != NULL; w = strtok_r(NULL, " \t\r", &save)) {
+		if (argc == CTL_MAX_ARGS) {
+			snprintf(err, sizeof(err), "too many words (at most %d)", CTL_MAX_ARGS);
+			goto out;
+		}
+		argv[argc++] = w;
+	}
+	if (argc == 0) {
+		snprintf(err, sizeof(err), "empty command (try 'help')");
+		goto out;
+	}
+	/* Longest match first: "stats reset" before "stats". */
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(commands); i++) {
+		const char *sp = strchr(commands[i].name, ' ');
+		int words = sp ? 2 : 1;
+
+		if (words > argc)
+			continue;
+		if (sp ? (strncmp(argv[0], commands[i].name, (size_t)(sp - commands[i].name)) == 0 &&
+			  argv[0][sp - commands[i].name] == '\0' && strcmp(argv[1], sp + 1) == 0)
+		       : strcmp(argv[0], commands[i].name) == 0) {
+			if (cmd == NULL || words > used) {
+				cmd = &commands[i];
+				used = words;
+			}
+		}
+	}
+	if (cmd == NULL) {
+		snprintf(err, sizeof(err), "unknown command '%s' (try 'help')", argv[0]);
+		goto out;
+	}
+	if (argc - used < cmd->min_args || argc - used > cmd->max_args) {
+		snprintf(err, sizeof(err), "usage: %s", cmd->usage);
+		goto out;
+	}
+	res = cmd->fn(app, argc - used, argv + used, err, sizeof(err));
+out:
+	if (res != NULL) {
+		json_object_set_new(reply, "ok", json_true());
+		json_object_set_new(reply, "result", res);
+	} else {
+		json_object_set_new(reply, "ok", json_false());
+		json_object_set_new(reply, "error", json_string(err[0] ? err : "failed"));
+	}
+	out = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	return out;
+}
+
+static void
+client_close(struct ctl_client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+static void
+client_reply(struct ctl_client *c, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+
+	/* Replies are small; a client that does not read gets dropped rather
+	 * than holding up the main lcore. */
+	while (off < len) {
+		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		off += (size_t)n;
+	}
+	if (send(c->fd, "\n", 1, MSG_NOSIGNAL) != 1)
+		client_close(c);
+}
+
+static void
+client_read(struct msh_app *app, struct ctl_client *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	char *nl;
+
+	if (n <= 0) {
+		client_close(c); /* gone, possibly mid-command: nothing to undo */
+		return;
+	}
+	c->len += (size_t)n;
+	while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		size_t line_len = (size_t)(nl - c->buf);
+		char *reply;
+
+		*nl = '\0';
+		if (memchr(c->buf, '\0', line_len) != NULL) {
+			client_reply(c, "{\"ok\":false,\"error\":\"binary data in a command\"}");
+			if (c->fd >= 0)
+				client_close(c);
+			return;
+		}
+		reply = dispatch(app, c->buf);
+		client_reply(c, reply);
+		free(reply);
+		if (c->fd < 0)
+			return;
+		memmove(c->buf, nl + 1, c->len - line_len - 1);
+		c->len -= line_len + 1;
+	}
+	if (c->len == sizeof(c->buf)) {
+		client_reply(c, "{\"ok\":false,\"error\":\"command longer than 4096 bytes\"}");
+		if (c->fd >= 0)
+			client_close(c);
+	}
+}
+
+int
+msh_control_open(struct msh_app *app, char *err, size_t errlen)
+{
+	const char *path = app->conf.app.control_socket;
+	struct sockaddr_un sa;
+	struct stat st;
+	char dir[MSH_CONF_PATH_LEN], *slash;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		clients[i].fd = -1;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "[appliance] control_socket: '%s' is longer than %zu bytes",
+			 path, sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755); /* /run/memshard on a fresh host; exists otherwise */
+	}
+	/* A stale socket from a killed appliance: remove it, but never a file
+	 * that is something else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "[appliance] control_socket: '%s' exists and is not a "
+				 "socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(listen_fd, 16) != 0) {
+		snprintf(err, errlen, "[appliance] control_socket: '%s': %s", path, strerror(errno));
+		if (listen_fd >= 0)
+			close(listen_fd);
+		listen_fd = -1;
+		return -1;
+	}
+	chmod(path, 0660);
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	return 0;
+}
+
+void
+msh_control_poll(struct msh_app *app, int timeout_ms)
+{
+	struct pollfd pfd[CTL_MAX_CLIENTS + 1];
+	int idx[CTL_MAX_CLIENTS + 1], n = 0;
+
+	if (listen_fd < 0) {
+		usleep((useconds_t)timeout_ms * 1000);
+		return;
+	}
+	pfd[n].fd = listen_fd;
+	pfd[n].events = POLLIN;
+	idx[n++] = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0) {
+			pfd[n].fd = clients[i].fd;
+			pfd[n].events = POLLIN;
+			idx[n++] = i;
+		}
+	if (poll(pfd, (nfds_t)n, timeout_ms) <= 0)
+		return;
+	for (int k = 1; k < n; k++)
+		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+			client_read(app, &clients[idx[k]]);
+	if (pfd[0].revents & POLLIN) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int slot = -1;
+
+		if (fd < 0)
+			return;
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+			if (clients[i].fd < 0) {
+				slot = i;
+				break;
+			}
+		if (slot < 0) {
+			static const char busy[] =
+				"{\"ok\":false,\"error\":\"too many control clients\"}\n";
+
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0) {
+				/* nothing more to tell it */
+			}
+			close(fd);
+			return;
+		}
+		clients[slot].fd = fd;
+		clients[slot].len = 0;
+	}
+}
+
+void
+msh_control_close(void)
+{
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			client_close(&clients[i]);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		listen_fd = -1;
+		unlink(sock_path);
+	}
+}

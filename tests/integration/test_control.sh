@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The control socket and memshardctl against a running appliance: counters
+# match what the data path did, errors exit non-zero with one line, garbage and
+# half-written commands harm nothing, several CLIs at once work, config dump
+# loads back, stats reset, shutdown.
+. "$(dirname "$0")/lib.sh"
+msh_netns_up
+msh_conf_write "$MSH_TMP/m.conf"
+msh_start "$MSH_TMP/m.conf"
+J() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+in_ns python3 - "$MSH_APP_IP" <<'PY' || fail "publish"
+import sys
+sys.path.insert(0, "tests/integration")
+from mshclient import Client, OK
+c = Client(sys.argv[1])
+for i in range(10):
+    st = c.publish("ticks", [b"m%04d" % (100 * i + k) for k in range(100)], 5, 1 + 100 * i)
+    assert st[0] == OK and st[1] == 100, st
+PY
+v=$(ctl --json stats | J 'd["acks"]["OK"], d["publish"], d["shards"][0]["next_seq"]') ||
+	fail "stats: $(ctl stats 2>&1)"
+[ "$v" = "10 10 1001" ] || fail "stats: acks.OK, publish, next_seq = $v, expected 10 10 1001"
+ok "stats agree with the data path: $v"
+v=$(ctl --json shard show ticks | J 'd["counters"]["appended_msgs"], d["messages"], d["on_full"]')
+[ "$v" = "1000 1000 reject" ] || fail "shard show: $v"
+ok "shard show: $v"
+ctl shard list | grep -q '^name' || fail "shard list prints no table: $(ctl shard list)"
+ok "human tables: $(ctl shard list | head -2 | tr '\n' '|')"
+
+# A subscriber that never renews shows in sub list with its position.
+in_ns python3 - "$MSH_APP_IP" <<'PY' || fail "subscribe"
+import sys
+sys.path.insert(0, "tests/integration")
+from mshclient import Client
+Client(sys.argv[1]).subscribe("ticks", 0, lease_ms=60000)
+PY
+v=$(ctl --json sub list ticks | J 'len(d), d[0]["address"], d[0]["lag"]')
+[ "$v" = "1 $MSH_CLIENT_IP 1000" ] || fail "sub list: $v"
+ok "sub list: $v"
+
+# Errors: exit 1 with one line; no appliance: exit 2.
+expect_exit() {
+	local want=$1
+	shift
+	out=$(ctl "$@" 2>&1)
+	rc=$?
+	[ "$rc" -eq "$want" ] || fail "'$*': exit $rc, expected $want ($out)"
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "'$*': not one line: $out"
+	ok "'$*' -> exit $rc: $out"
+}
+expect_exit 1 frobnicate
+expect_exit 1 shard show nosuch
+expect_exit 1 shard show
+expect_exit 1 shard show 'waytoolongname'
+expect_exit 1 sub list nosuch
+out=$("$BUILD/memshardctl" --socket "$MSH_TMP/none.sock" stats 2>&1)
+[ $? -eq 2 ] || fail "no appliance: $out"
+ok "no appliance at the socket -> exit 2: $out"
+
+# Garbage, an overlong line, a client that leaves mid-command.
+python3 - "$MSH_TMP/ctl.sock" <<'PY' || fail "garbage"
+import json, socket, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); return s
+s = conn(); s.sendall(bytes(range(256)) + b"\n")
+r = json.loads(s.makefile().readline()); assert r["ok"] is False, r
+s = conn(); s.sendall(b"x" * 5000)
+r = json.loads(s.makefile().readline()); assert r["ok"] is False and "longer" in r["error"], r
+s = conn(); s.sendall(b"sta"); s.close()        # half a command, then gone
+s = conn(); s.sendall(b"version\nshard list\n")  # two commands in one write
+f = s.makefile()
+assert json.loads(f.readline())["ok"] and json.loads(f.readline())["ok"]
+print("garbage: refused, half-written: harmless, pipelined: both answered")
+PY
+ok "garbage on the socket"
+
+# Several CLIs at once.
+pids=()
+for i in $(seq 8); do ctl --json stats >"$MSH_TMP/par$i.json" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent memshardctl failed"; done
+ok "8 concurrent memshardctl stats all answered"
+
+ctl config dump >"$MSH_TMP/dump.conf" || fail "config dump"
+"$BUILD/memshard" -c "$MSH_TMP/dump.conf" --check >/dev/null || fail "config dump does not load"
+ok "config dump loads back"
+
+ctl stats reset >/dev/null || fail "stats reset"
+v=$(ctl --json stats | J 'd["publish"], d["acks"]["OK"]')
+[ "$v" = "0 0" ] || fail "after stats reset: $v"
+ok "stats reset"
+
+ctl shutdown >/dev/null || fail "shutdown"
+wait_for 20 "memshard to exit after 'shutdown'" sh -c "! kill -0 $MSH_PID 2>/dev/null"
+[ ! -e "$MSH_TMP/ctl.sock" ] || fail "control socket left behind"
+ok "shutdown: appliance exited, socket removed"
+echo "test_control: $checks checks passed"
