@@ -340,6 +340,7 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 
 	if (msh_control_open(app, err, sizeof(err)) != 0)
 		goto fail;
+	msh_telemetry_register(app);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	MSH_LOG(NOTICE, "ready: %u.%u.%u.%u/%u udp %u retrans %u on port %u "

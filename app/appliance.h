@@ -130,6 +130,8 @@ int msh_control_open(struct msh_app *app, char *err, size_t errlen);
 void msh_control_poll(struct msh_app *app, int timeout_ms);
 /** Close every client and remove the socket. */
 void msh_control_close(void);
+/** Register the read-only statistics with DPDK telemetry (/memshard/...). */
+void msh_telemetry_register(struct msh_app *app);
 
 /** Daemon body after the configuration is loaded. @return process exit status. */
 int msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv);

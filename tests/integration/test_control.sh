@@ -92,6 +92,21 @@ v=$(ctl --json stats | J 'd["publish"], d["acks"]["OK"]')
 [ "$v" = "0 0" ] || fail "after stats reset: $v"
 ok "stats reset"
 
+# The stock DPDK telemetry client lists and reads the same statistics.
+tel() {
+	printf '%s\n' "$@" | dpdk-telemetry.py -f "msh-it$$" 2>&1 | grep '^{'
+}
+out=$(tel /)
+for c in /memshard/stats /memshard/shards /memshard/shard; do
+	case "$out" in *"\"$c\""*) ;; *) fail "telemetry command $c not listed: $out" ;; esac
+done
+ok "dpdk-telemetry.py lists the /memshard/ commands"
+v=$(tel /memshard/shard,ticks | J 'd["/memshard/shard"]["next_seq"], d["/memshard/shard"]["appended_msgs"]')
+[ "$v" = "1001 1000" ] || fail "telemetry /memshard/shard,ticks: $v ($(tel /memshard/shard,ticks))"
+v2=$(tel /memshard/stats | J 'd["/memshard/stats"]["publish"] >= 10, d["/memshard/stats"]["drop_BAD_MAGIC"]')
+[ "$v2" = "True 0" ] || fail "telemetry /memshard/stats: $v2"
+ok "dpdk-telemetry.py reads /memshard/shard,ticks ($v) and /memshard/stats"
+
 ctl shutdown >/dev/null || fail "shutdown"
 wait_for 20 "memshard to exit after 'shutdown'" sh -c "! kill -0 $MSH_PID 2>/dev/null"
 [ ! -e "$MSH_TMP/ctl.sock" ] || fail "control socket left behind"

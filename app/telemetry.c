@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * Read-only statistics registered with DPDK telemetry under /memshard/, so the
+ * stock client (dpdk-telemetry.py -f FILE_PREFIX) lists and reads them:
+ *   /memshard/stats         appliance counters, acks by status, drops by reason
+ *   /memshard/shards        shard names
+ *   /memshard/shard,NAME    one shard: sequence range, memory, counters
+ * Handlers run on EAL's telemetry thread and only read single-writer counters.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "appliance.h"
+
+static struct msh_app *tel_app;
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const status_names[] = {
+#define _(sym, val, str) "ack_" #sym,
+		foreach_msh_status
+#undef _
+	};
+	static const char *const wire_names[] = {
+		"drop_OK",
+#define _(sym, str) "drop_" #sym,
+		foreach_msh_wire_err
+#undef _
+	};
+	static const char *const net_names[] = {
+		"drop_NONE",
+#define _(sym, str) "drop_" #sym,
+		foreach_msh_net_drop
+#undef _
+	};
+	static const char *const app_names[] = {
+#define _(sym, doc) "drop_" #sym,
+		foreach_msh_app_drop
+#undef _
+	};
+	struct msh_lcore_stats t;
+
+	msh_app_stats_sum(tel_app, &t);
+	rte_tel_data_start_dict(d);
+#define P(f) rte_tel_data_add_dict_u64(d, #f, t.f)
+	P(rx_pkts);
+	P(rx_bytes);
+	P(tx_pkts);
+	P(tx_bytes);
+	P(publish);
+	P(subscribe);
+	P(unsubscribe);
+	P(retrans_requests);
+	P(feed_pkts);
+	P(feed_msgs);
+	P(heartbeats);
+	P(retrans_msgs);
+	P(unavailable);
+	P(feed_rollbacks);
+	P(subs_expired);
+#undef P
+	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, status_names[i], t.acks[i]);
+	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, net_names[i], t.net_drop[i]);
+	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, wire_names[i], t.wire_drop[i]);
+	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
+		rte_tel_data_add_dict_u64(d, app_names[i], t.app_drop[i]);
+	rte_tel_data_add_dict_u64(d, "arena_used", tel_app->arena.used);
+	rte_tel_data_add_dict_u64(d, "arena_bytes", tel_app->arena.size);
+	return 0;
+}
+
+static int
+tel_shards(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	char name[MSH_NAME_LEN + 1];
+
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (unsigned int i = 0; i < tel_app->n_shards; i++)
+		rte_tel_data_add_array_string(
+			d, msh_name_to_str(&tel_app->shard_list[i]->shard->conf.name, name));
+	return 0;
+}
+
+static int
+tel_shard(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct msh_name n;
+	const struct msh_app_shard *as;
+	const struct msh_shard *s;
+
+	if (params == NULL || msh_name_from_str(&n, params) != 0)
+		return -EINVAL;
+	as = msh_table_lookup(tel_app->shards, &n);
+	if (as == NULL)
+		return -ENOENT;
+	s = as->shard;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "next_seq", s->next_seq);
+	rte_tel_data_add_dict_u64(d, "first_seq", msh_shard_first_seq(s));
+	rte_tel_data_add_dict_u64(d, "mem_used", msh_shard_mem_used(s));
+	rte_tel_data_add_dict_u64(d, "max_bytes", s->conf.max_bytes);
+	rte_tel_data_add_dict_u64(d, "subscribers", as->subs.n);
+#define _(f, doc) rte_tel_data_add_dict_u64(d, #f, s->stats.f);
+	foreach_msh_shard_counter
+#undef _
+	return 0;
+}
+
+void
+msh_telemetry_register(struct msh_app *app)
+{
+	tel_app = app;
+	rte_telemetry_register_cmd("/memshard/stats", tel_stats,
+				   "memshard counters: packets, acks by status, drops by reason");
+	rte_telemetry_register_cmd("/memshard/shards", tel_shards, "memshard shard names");
+	rte_telemetry_register_cmd("/memshard/shard", tel_shard,
+				   "one memshard shard. Parameters: shard name");
+}
