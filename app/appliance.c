@@ -36,10 +36,81 @@ on_signal(int sig)
 }
 
 int
+msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, size_t), void *arg,
+	     char *err, size_t errlen)
+{
+	struct msh_cmd *c;
+	uint64_t deadline;
+	int rc;
+
+	if (!app->worker_running)
+		return fn(app, arg, err, errlen);
+	c = rte_zmalloc("msh_cmd", sizeof(*c), RTE_CACHE_LINE_SIZE);
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory for a command");
+		return -1;
+	}
+	c->fn = fn;
+	c->arg = arg;
+	if (rte_ring_enqueue(app->cmd_ring, c) != 0) {
+		rte_free(c);
+		snprintf(err, errlen, "the worker's command ring is full; try again");
+		return -1;
+	}
+	deadline = rte_get_timer_cycles() + 2 * rte_get_timer_hz();
+	while (!c->done) {
+		if (rte_get_timer_cycles() > deadline) {
+			/* The worker may still run it: leave c to it (a small leak
+			 * in a case that means the worker is stuck anyway). */
+			snprintf(err, errlen, "the worker did not answer within 2 s");
+			return -1;
+		}
+		rte_delay_us_sleep(20);
+	}
+	rte_smp_rmb();
+	rc = c->rc;
+	if (rc != 0)
+		snprintf(err, errlen, "%s", c->err);
+	rte_free(c);
+	return rc;
+}
+
+void
+msh_worker_commands(struct msh_app *app)
+{
+	void *obj;
+
+	while (rte_ring_dequeue(app->cmd_ring, &obj) == 0) {
+		struct msh_cmd *c = obj;
+
+		c->rc = c->fn(app, c->arg, c->err, sizeof(c->err));
+		rte_smp_wmb();
+		c->done = 1;
+	}
+}
+
+/* Worker side of create: the shard is ready; make it visible. */
+static int
+publish_shard(struct msh_app *app, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+	int rc = msh_table_add(app->shards, &as->shard->conf.name, as);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "shard table: %s", rc == -EEXIST ? "name exists" : "full");
+		return -1;
+	}
+	app->shard_list[app->n_shards] = as;
+	rte_smp_wmb(); /* telemetry reads the list without the worker */
+	app->n_shards++;
+	return 0;
+}
+
+int
 msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char *err,
 		     size_t errlen)
 {
-	char name[MSH_NAME_LEN + 1], b1[32], b2[32];
+	char name[MSH_NAME_LEN + 1], b1[32], b2[32], b3[32], b4[32], why[256];
 	struct msh_app_shard *as;
 	size_t len;
 	void *subs_mem;
@@ -87,22 +158,72 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 			 "the largest free region on node %d is %s of arena_bytes %s",
 			 name, msh_fmt_size(MSH_ALIGN_UP(len, (size_t)MSH_ARENA_ALIGN), b1, sizeof(b1)),
 			 msh_fmt_size(sc->max_bytes, b2, sizeof(b2)), app->ingest.eth.socket,
-			 msh_fmt_size(msh_arena_largest_free(&app->arena), b1, sizeof(b1)),
-			 msh_fmt_size(app->conf.app.arena_bytes, b2, sizeof(b2)));
+			 msh_fmt_size(msh_arena_largest_free(&app->arena), b3, sizeof(b3)),
+			 msh_fmt_size(app->conf.app.arena_bytes, b4, sizeof(b4)));
 		rte_free(as);
 		rte_free(subs_mem);
 		return -1;
 	}
 	as->region_len = len;
 	as->shard = msh_shard_init(as->region, len, sc, 1);
+	as->shard->epoch = app->epoch;
 	msh_subs_init(&as->subs, subs_mem, sc->max_subscribers);
 	as->owner_lcore = rte_get_next_lcore(-1, 1, 0);
-	msh_table_add(app->shards, &sc->name, as);
-	app->shard_list[app->n_shards++] = as;
+	if (msh_app_call(app, publish_shard, as, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "shard create %s: %s", name, why);
+		msh_arena_free(&app->arena, as->region, len);
+		rte_free(subs_mem);
+		rte_free(as);
+		return -1;
+	}
 	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s", name,
 		msh_fmt_size(sc->max_bytes, b1, sizeof(b1)), as->shard->n_slots,
 		msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
 		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject");
+	return 0;
+}
+
+/* Worker side of delete: end the session, then make the shard invisible. */
+static int
+retire_shard(struct msh_app *app, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+	unsigned int i;
+
+	msh_worker_end_session(app, as);
+	msh_table_del(app->shards, &as->shard->conf.name);
+	for (i = 0; i < app->n_shards && app->shard_list[i] != as; i++)
+		;
+	if (i == app->n_shards) {
+		snprintf(err, errlen, "not in the shard list");
+		return -1;
+	}
+	app->shard_list[i] = app->shard_list[app->n_shards - 1];
+	app->n_shards--;
+	app->shard_list[app->n_shards] = NULL;
+	return 0;
+}
+
+int
+msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = msh_table_lookup(app->shards, n);
+	char name[MSH_NAME_LEN + 1], why[256];
+
+	msh_name_to_str(n, name);
+	if (as == NULL) {
+		snprintf(err, errlen, "shard delete %s: no such shard", name);
+		return -1;
+	}
+	if (msh_app_call(app, retire_shard, as, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "shard delete %s: %s", name, why);
+		return -1;
+	}
+	/* The worker no longer sees it: its memory goes back to the arena. */
+	msh_arena_free(&app->arena, as->region, as->region_len);
+	rte_free(as->subs.sub);
+	rte_free(as);
+	MSH_LOG(NOTICE, "shard %s: deleted, session ended", name);
 	return 0;
 }
 
@@ -334,6 +455,12 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		snprintf(err, sizeof(err), "no memory for the shard table");
 		goto fail;
 	}
+	app->cmd_ring = rte_ring_create("msh_cmd", 64, app->ingest.eth.socket,
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (app->cmd_ring == NULL) {
+		snprintf(err, sizeof(err), "no memory for the worker's command ring");
+		goto fail;
+	}
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
 			goto fail;
@@ -351,6 +478,7 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		app->ingest.ifc.mac[3], app->ingest.ifc.mac[4], app->ingest.ifc.mac[5],
 		app->n_shards, app->n_shards == 1 ? "" : "s", worker,
 		app->no_huge ? ", no hugepages" : "", app->conf.app.control_socket);
+	app->worker_running = true;
 	rte_eal_remote_launch(msh_worker_main, app, worker);
 
 	while (!app->quit)
@@ -358,6 +486,7 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 
 	MSH_LOG(NOTICE, "shutting down");
 	rte_eal_mp_wait_lcore();
+	app->worker_running = false;
 	msh_app_stats_print(app, stdout);
 	fflush(stdout);
 	goto out;
@@ -369,6 +498,7 @@ out:
 	rte_eal_mp_wait_lcore();
 	msh_control_close();
 	msh_ethdev_close(&app->ingest.eth);
+	rte_ring_free(app->cmd_ring);
 	if (app->arena_mz != NULL)
 		rte_memzone_free(app->arena_mz);
 	rte_eal_cleanup();

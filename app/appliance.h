@@ -13,6 +13,7 @@
 
 #include <rte_common.h>
 #include <rte_log.h>
+#include <rte_ring.h>
 
 #include "arena.h"
 #include "net/ethdev.h"
@@ -80,8 +81,25 @@ struct msh_app_port {
 
 #define MSH_MAX_LCORES 128
 
+struct msh_app;
+
+/**
+ * A command for the worker (Aeron's proxy): the main lcore enqueues it on the
+ * worker's ring and waits for done; the worker runs fn between bursts. fn
+ * returns 0 or -1 with a reason in err.
+ */
+struct msh_cmd {
+	int (*fn)(struct msh_app *app, void *arg, char *err, size_t errlen);
+	void *arg;
+	volatile int done;
+	int rc;
+	char err[256];
+};
+
 struct msh_app {
 	struct msh_conf conf;
+	struct rte_ring *cmd_ring; /**< main lcore -> worker commands */
+	volatile bool worker_running;
 	struct msh_app_port ingest;
 	struct msh_arena arena;
 	const struct rte_memzone *arena_mz;
@@ -110,6 +128,23 @@ extern struct msh_app msh_app;
  */
 int msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char *err,
 			 size_t errlen);
+
+/**
+ * Run @p fn on the worker (or here, when no worker runs yet) and wait for it,
+ * at most 2 s. Main lcore only. @return fn's result, or -1 with a reason.
+ */
+int msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, size_t),
+		 void *arg, char *err, size_t errlen);
+
+/** Run queued commands (worker, between bursts). */
+void msh_worker_commands(struct msh_app *app);
+
+/** Delete a shard: end its MoldUDP64 session, free its memory. Main lcore. */
+int msh_app_shard_delete(struct msh_app *app, const struct msh_name *name, char *err,
+			 size_t errlen);
+
+/** Send end of session to every subscriber of @p as (worker). */
+void msh_worker_end_session(struct msh_app *app, struct msh_app_shard *as);
 
 /** Sum of every lcore's counters. */
 void msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum);

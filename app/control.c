@@ -8,8 +8,9 @@
  * drift apart. Several clients at once; a client that sends garbage gets an
  * error, one that disconnects mid-command harms nothing. The main lcore only
  * reads what the worker writes (single-writer 64-bit counters and positions),
- * so no command ever stalls the data path. Commands that change shards reach
- * the worker through a ring and are not built yet (issue 4 continues).
+ * so no command ever stalls the data path; commands that change a shard run
+ * on the worker through its command ring (msh_app_call) while the main lcore
+ * waits, so the worker stays the only writer of shards and the shard table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -195,6 +198,32 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 	json_object_set_new(o, "drops", drops);
 	json_object_set_new(o, "arena_bytes", json_integer((json_int_t)app->arena.size));
 	json_object_set_new(o, "arena_used", json_integer((json_int_t)app->arena.used));
+	{
+		/* Per lcore (the ones that did anything) and memory per NUMA node:
+		 * one arena per node, on the ingest port's node in this version. */
+		json_t *lc = json_array(), *mem = json_array(), *m = json_object();
+
+		for (unsigned int l = 0; l < MSH_MAX_LCORES; l++) {
+			const struct msh_lcore_stats *ls = &app->stats[l];
+			json_t *e;
+
+			if (ls->rx_pkts == 0 && ls->tx_pkts == 0)
+				continue;
+			e = json_object();
+			json_object_set_new(e, "lcore", json_integer(l));
+			json_object_set_new(e, "rx_pkts", json_integer((json_int_t)ls->rx_pkts));
+			json_object_set_new(e, "tx_pkts", json_integer((json_int_t)ls->tx_pkts));
+			json_object_set_new(e, "publish", json_integer((json_int_t)ls->publish));
+			json_object_set_new(e, "feed_msgs", json_integer((json_int_t)ls->feed_msgs));
+			json_array_append_new(lc, e);
+		}
+		json_object_set_new(m, "node", json_integer(app->ingest.eth.socket));
+		json_object_set_new(m, "arena_bytes", json_integer((json_int_t)app->arena.size));
+		json_object_set_new(m, "arena_used", json_integer((json_int_t)app->arena.used));
+		json_array_append_new(mem, m);
+		json_object_set_new(o, "lcores", lc);
+		json_object_set_new(o, "memory", mem);
+	}
 	shards = json_array();
 	for (unsigned int i = 0; i < app->n_shards; i++)
 		json_array_append_new(shards, shard_json(app->shard_list[i], false));
@@ -301,6 +330,225 @@ cmd_shutdown(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 	return json_string("shutting down");
 }
 
+/* The running configuration's entry for a shard (config dump shows live changes). */
+static struct msh_shard_conf *
+conf_entry(struct msh_app *app, const struct msh_name *n)
+{
+	for (unsigned int i = 0; i < app->conf.n_shards; i++)
+		if (msh_name_eq(&app->conf.shards[i].name, n))
+			return &app->conf.shards[i];
+	return NULL;
+}
+
+/* Apply KEY=VALUE words to @p sc with the same setters the config file uses. */
+static int
+apply_kv(struct msh_shard_conf *sc, int argc, char **argv, char *err, size_t errlen)
+{
+	for (int i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL || eq == argv[i]) {
+			snprintf(err, errlen, "'%s' is not KEY=VALUE", argv[i]);
+			return -1;
+		}
+		*eq = '\0';
+		if (msh_conf_set_shard(sc, argv[i], eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static json_t *
+cmd_shard_create(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_shard_conf sc;
+
+	msh_shard_conf_defaults(&sc);
+	if (msh_name_from_str(&sc.name, argv[0]) != 0) {
+		snprintf(err, errlen, "'%s' is not a shard name (1 to 10 printable ASCII "
+			 "characters, no spaces)", argv[0]);
+		return NULL;
+	}
+	if (apply_kv(&sc, argc - 1, argv + 1, err, errlen) != 0 ||
+	    msh_shard_conf_check(&sc, err, errlen) != 0)
+		return NULL;
+	if (msh_app_shard_create(app, &sc, err, errlen) != 0)
+		return NULL;
+	if (app->conf.n_shards < MSH_CONF_MAX_SHARDS)
+		app->conf.shards[app->conf.n_shards++] = sc;
+	return shard_json(msh_table_lookup(app->shards, &sc.name), true);
+}
+
+struct set_args {
+	struct msh_app_shard *as;
+	struct msh_shard_conf next;
+};
+
+static int
+worker_set(struct msh_app *app, void *arg, char *err, size_t errlen)
+{
+	struct set_args *a = arg;
+	struct msh_shard *s = a->as->shard;
+
+	if (a->next.max_bytes != s->conf.max_bytes &&
+	    msh_shard_set_max_bytes(s, a->next.max_bytes) != 0) {
+		char b1[32], b2[32];
+
+		snprintf(err, errlen, "max_bytes: %s is beyond the %s reserved at creation or "
+			 "below two segments (delete and create the shard to grow it)",
+			 msh_fmt_size(a->next.max_bytes, b1, sizeof(b1)),
+			 msh_fmt_size((uint64_t)s->n_slots * s->slot_bytes, b2, sizeof(b2)));
+		return -1;
+	}
+	msh_shard_set_on_full(s, a->next.on_full);
+	s->conf.segment_age_ns = a->next.segment_age_ns;
+	return 0;
+}
+
+static json_t *
+cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	static const char *const live[] = {"on_full", "max_bytes", "segment_age"};
+	struct set_args a;
+	struct msh_shard_conf *ce;
+
+	a.as = shard_arg(app, argv[0], err, errlen);
+	if (a.as == NULL)
+		return NULL;
+	for (int i = 1; i < argc; i++) {
+		bool ok = false;
+
+		if (strchr(argv[i], '=') == NULL) {
+			snprintf(err, errlen, "'%s' is not KEY=VALUE", argv[i]);
+			return NULL;
+		}
+
+		for (size_t k = 0; k < MSH_ARRAY_SIZE(live); k++)
+			ok |= strncmp(argv[i], live[k], strlen(live[k])) == 0 &&
+			      argv[i][strlen(live[k])] == '=';
+		if (!ok) {
+			snprintf(err, errlen, "'%s': only on_full, max_bytes and segment_age change "
+				 "on a live shard; the others are fixed at creation", argv[i]);
+			return NULL;
+		}
+	}
+	a.next = a.as->shard->conf;
+	if (apply_kv(&a.next, argc - 1, argv + 1, err, errlen) != 0 ||
+	    msh_shard_conf_check(&a.next, err, errlen) != 0)
+		return NULL;
+	if (msh_app_call(app, worker_set, &a, err, errlen) != 0)
+		return NULL;
+	ce = conf_entry(app, &a.as->shard->conf.name);
+	if (ce != NULL)
+		*ce = a.as->shard->conf;
+	return shard_json(a.as, true);
+}
+
+static int
+worker_seal(struct msh_app *app, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (msh_shard_seal(as->shard, (uint64_t)ts.tv_sec * 1000000000ull +
+					     (uint64_t)ts.tv_nsec) != 0) {
+		snprintf(err, errlen, "nothing to seal: the active segment is empty");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+cmd_shard_seal(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
+
+	if (as == NULL || msh_app_call(app, worker_seal, as, err, errlen) != 0)
+		return NULL;
+	return shard_json(as, false);
+}
+
+static json_t *
+cmd_shard_delete(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
+	struct msh_name n;
+
+	if (as == NULL)
+		return NULL;
+	n = as->shard->conf.name;
+	if (msh_app_shard_delete(app, &n, err, errlen) != 0)
+		return NULL;
+	for (unsigned int i = 0; i < app->conf.n_shards; i++)
+		if (msh_name_eq(&app->conf.shards[i].name, &n)) {
+			app->conf.shards[i] = app->conf.shards[--app->conf.n_shards];
+			break;
+		}
+	return json_string("deleted; its subscribers were sent end of session");
+}
+
+struct kick_args {
+	uint32_t ip;
+	int port; /* -1: any */
+	uint32_t kicked;
+};
+
+static int
+worker_kick(struct msh_app *app, void *arg, char *err, size_t errlen)
+{
+	struct kick_args *k = arg;
+
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		struct msh_subs *t = &app->shard_list[i]->subs;
+
+		for (uint32_t j = 0; j < t->max; j++)
+			if (t->sub[j].used && t->sub[j].ip == k->ip &&
+			    (k->port < 0 || t->sub[j].port == k->port)) {
+				msh_subs_del(t, &t->sub[j]);
+				k->kicked++;
+			}
+	}
+	return 0;
+}
+
+static json_t *
+cmd_sub_kick(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct kick_args k = {.port = -1};
+	char addr[32], *colon;
+	struct in_addr in;
+	json_t *o;
+
+	snprintf(addr, sizeof(addr), "%s", argv[0]);
+	colon = strchr(addr, ':');
+	if (colon != NULL) {
+		char *end;
+		long p = strtol(colon + 1, &end, 10);
+
+		if (*end != '\0' || p < 1 || p > 65535) {
+			snprintf(err, errlen, "'%s': port must be 1 to 65535", argv[0]);
+			return NULL;
+		}
+		k.port = (int)p;
+		*colon = '\0';
+	}
+	if (inet_pton(AF_INET, addr, &in) != 1) {
+		snprintf(err, errlen, "'%s' is not ADDR or ADDR:PORT (IPv4)", argv[0]);
+		return NULL;
+	}
+	k.ip = ntohl(in.s_addr);
+	if (msh_app_call(app, worker_kick, &k, err, errlen) != 0)
+		return NULL;
+	if (k.kicked == 0) {
+		snprintf(err, errlen, "no subscription from %s", argv[0]);
+		return NULL;
+	}
+	o = json_object();
+	json_object_set_new(o, "kicked", json_integer(k.kicked));
+	return o;
+}
+
 static json_t *cmd_help(struct msh_app *app, int argc, char **argv, char *err, size_t errlen);
 
 static const struct ctl_cmd commands[] = {
@@ -314,8 +562,19 @@ static const struct ctl_cmd commands[] = {
 	 cmd_shard_list},
 	{"shard show", "shard show NAME", "one shard: settings and counters", 1, 1,
 	 cmd_shard_show},
+	{"shard create", "shard create NAME [KEY=VALUE...]",
+	 "new shard; keys as in [shard NAME] (units: 64M, 1G, 500ms, 5m)", 1, CTL_MAX_ARGS,
+	 cmd_shard_create},
+	{"shard set", "shard set NAME KEY=VALUE...",
+	 "change on_full, max_bytes (within its reservation) or segment_age live", 2,
+	 CTL_MAX_ARGS, cmd_shard_set},
+	{"shard seal", "shard seal NAME", "seal the active segment now", 1, 1, cmd_shard_seal},
+	{"shard delete", "shard delete NAME", "end its MoldUDP64 session and free its memory", 1,
+	 1, cmd_shard_delete},
 	{"sub list", "sub list [SHARD]", "subscribers: address, position, lag, lease", 0, 1,
 	 cmd_sub_list},
+	{"sub kick", "sub kick ADDR[:PORT]", "end the subscriptions of an address", 1, 1,
+	 cmd_sub_kick},
 	{"config dump", "config dump", "the running configuration as a config file", 0, 0,
 	 cmd_config_dump},
 	{"shutdown", "shutdown", "stop the appliance cleanly", 0, 0, cmd_shutdown},

@@ -22,6 +22,7 @@
 #include <rte_memcpy.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include "appliance.h"
 
@@ -42,6 +43,10 @@ struct txq {
 	uint16_t msgs[TXQ_MAX];
 	uint64_t bytes; /* of the queued packets: sent mbufs belong to the driver */
 };
+
+struct worker;
+/* The worker whose command is running (commands that send need its TX). */
+static struct worker *cur_worker;
 
 struct worker {
 	struct msh_app *app;
@@ -630,6 +635,46 @@ housekeeping(struct worker *w)
 	}
 }
 
+void
+msh_worker_end_session(struct msh_app *app, struct msh_app_shard *as)
+{
+	struct worker *w = cur_worker;
+
+	if (w == NULL)
+		return; /* not on the worker: nobody to tell */
+	/* Every subscriber first gets what it has not had yet, then the end of
+	 * session (MoldUDP64 count 0xFFFF at the next sequence number). */
+	for (uint32_t k = 0; k < as->subs.max; k++) {
+		struct msh_sub *sub = &as->subs.sub[k];
+		struct rte_mbuf *m;
+		uint8_t *p;
+
+		if (!sub->used)
+			continue;
+		while (sub->next_seq < as->shard->next_seq) {
+			uint32_t n;
+
+			if (w->tx.n >= TXQ_MAX)
+				tx_flush(w);
+			n = feed_packet(w, as, NULL, sub->mac, sub->ip, sub->port, w->udp_port,
+					sub->next_seq, UINT32_MAX);
+			if (n == 0)
+				break;
+			sub->next_seq += n;
+		}
+		if (w->tx.n >= TXQ_MAX)
+			tx_flush(w);
+		p = udp_alloc(w, &m, sub->mac, sub->ip, sub->port, w->udp_port, MSH_MOLD_HDR_LEN);
+		if (p == NULL)
+			continue;
+		msh_mold_hdr_build(p, MSH_MOLD_HDR_LEN, &as->shard->conf.name, sub->next_seq,
+				   MSH_MOLD_END_OF_SESSION);
+		tx_push(w, m, NULL, 0, 0);
+		msh_subs_del(&as->subs, sub);
+	}
+	tx_flush(w);
+}
+
 int
 msh_worker_main(void *arg)
 {
@@ -674,6 +719,12 @@ msh_worker_main(void *arg)
 				on_frame(w, rx[i]);
 				rte_pktmbuf_free(rx[i]);
 			}
+		}
+		if (unlikely(!rte_ring_empty(app->cmd_ring))) {
+			tx_flush(w); /* a command may send (end of session): order */
+			cur_worker = w;
+			msh_worker_commands(app);
+			cur_worker = NULL;
 		}
 		fan_out(w);
 		if (unlikely(w->tsc >= hk_next)) {

@@ -32,7 +32,9 @@ static const char usage_text[] =
 	"    Sends COMMAND to the appliance's control socket and prints the reply.\n"
 	"    'memshardctl help' lists the commands the running appliance knows:\n"
 	"      help, version, stats, stats reset, shard list, shard show NAME,\n"
-	"      sub list [SHARD], config dump, shutdown\n"
+	"      shard create NAME [KEY=VALUE...], shard set NAME KEY=VALUE...,\n"
+	"      shard seal NAME, shard delete NAME, sub list [SHARD],\n"
+	"      sub kick ADDR[:PORT], config dump, shutdown\n"
 	"\n"
 	"OPTIONS\n"
 	"    -s, --socket PATH   control socket (default " DEFAULT_SOCKET ",\n"
@@ -48,6 +50,7 @@ static const char usage_text[] =
 	"EXAMPLES\n"
 	"    memshardctl stats\n"
 	"    memshardctl --json shard show ticks\n"
+	"    memshardctl shard create orders segment_bytes=16M max_bytes=256M on_full=evict\n"
 	"    memshardctl --socket /tmp/m.sock sub list ticks\n";
 
 static void
