@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 
 #include "appliance.h"
@@ -223,6 +224,45 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 		json_array_append_new(mem, m);
 		json_object_set_new(o, "lcores", lc);
 		json_object_set_new(o, "memory", mem);
+	}
+	{
+		/* Per port, as the PMD counts it (what reached memshard or not). */
+		struct rte_eth_stats es;
+		json_t *ports = json_array(), *p = json_object();
+
+		if (rte_eth_stats_get(app->ingest.eth.port_id, &es) == 0) {
+			json_object_set_new(p, "name", json_string(app->ingest.conf->name));
+			json_object_set_new(p, "port_id", json_integer(app->ingest.eth.port_id));
+			json_object_set_new(p, "ipackets", json_integer((json_int_t)es.ipackets));
+			json_object_set_new(p, "opackets", json_integer((json_int_t)es.opackets));
+			json_object_set_new(p, "ibytes", json_integer((json_int_t)es.ibytes));
+			json_object_set_new(p, "obytes", json_integer((json_int_t)es.obytes));
+			json_object_set_new(p, "imissed", json_integer((json_int_t)es.imissed));
+			json_object_set_new(p, "ierrors", json_integer((json_int_t)es.ierrors));
+			json_object_set_new(p, "oerrors", json_integer((json_int_t)es.oerrors));
+			json_object_set_new(p, "rx_nombuf", json_integer((json_int_t)es.rx_nombuf));
+			json_array_append_new(ports, p);
+		} else {
+			json_decref(p);
+		}
+		json_object_set_new(o, "ports", ports);
+	}
+	{
+		/* Publisher-side totals over every shard. */
+		json_t *tot = json_object();
+		struct msh_shard_stats sum;
+
+		memset(&sum, 0, sizeof(sum));
+		for (unsigned int i = 0; i < app->n_shards; i++) {
+			const struct msh_shard_stats *ss = &app->shard_list[i]->shard->stats;
+#define _(f, doc) sum.f += ss->f;
+			foreach_msh_shard_counter
+#undef _
+		}
+#define _(f, doc) json_object_set_new(tot, #f, json_integer((json_int_t)sum.f));
+		foreach_msh_shard_counter
+#undef _
+		json_object_set_new(o, "shard_totals", tot);
 	}
 	shards = json_array();
 	for (unsigned int i = 0; i < app->n_shards; i++)

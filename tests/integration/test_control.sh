@@ -27,6 +27,13 @@ ok "stats agree with the data path: $v"
 v=$(ctl --json stats | J 'sum(l["publish"] for l in d["lcores"]), d["memory"][0]["arena_used"] > 0')
 [ "$v" = "10 True" ] || fail "per-lcore publish / per-node memory: $v"
 ok "per-lcore counters add up and memory per node is shown: $v"
+v=$(ctl --json stats | J 'd["ports"][0]["ipackets"] >= 10, d["shard_totals"]["appended_msgs"]')
+[ "$v" = "True 1000" ] || fail "per-port / shard totals: $v"
+ok "per-port PMD counters and publisher totals: $v"
+ctl help | grep -q 'shard create NAME' || fail "help does not list shard create"
+v=$(ctl --json version | J 'd["protocol"], d["epoch"]')
+[ "$v" = "1 1" ] || fail "version: $v"
+ok "help lists the commands; version: protocol 1, epoch 1"
 v=$(ctl --json shard show ticks | J 'd["counters"]["appended_msgs"], d["messages"], d["on_full"]')
 [ "$v" = "1000 1000 reject" ] || fail "shard show: $v"
 ok "shard show: $v"
