@@ -190,7 +190,8 @@ main(int argc, char **argv)
 	char line[4096];
 	size_t len = 0, cap = 65536, got = 0;
 	char *reply;
-	json_t *root, *ok;
+	json_t *root = NULL, *ok;
+	int rc;
 	json_error_t jerr;
 
 	while ((opt = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
@@ -249,44 +250,50 @@ main(int argc, char **argv)
 		return 2;
 	}
 	reply = malloc(cap);
+	rc = 2;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&p, 1, timeout_ms) <= 0) {
 			fprintf(stderr, "memshardctl: no reply within %d ms\n", timeout_ms);
-			return 2;
+			goto out;
 		}
 		if (got + 1 >= cap) {
+			char *bigger;
+
 			if (cap >= REPLY_MAX) {
 				fprintf(stderr, "memshardctl: reply larger than %u bytes\n", REPLY_MAX);
-				return 2;
+				goto out;
 			}
 			cap *= 2;
-			reply = realloc(reply, cap);
+			bigger = realloc(reply, cap);
+			if (bigger == NULL)
+				goto out;
+			reply = bigger;
 		}
 		n = recv(fd, reply + got, cap - got - 1, 0);
 		if (n <= 0) {
 			fprintf(stderr, "memshardctl: the appliance closed the connection\n");
-			return 2;
+			goto out;
 		}
 		got += (size_t)n;
 		if (memchr(reply + got - (size_t)n, '\n', (size_t)n) != NULL)
 			break;
 	}
 	reply[got] = '\0';
-	close(fd);
 	root = json_loads(reply, 0, &jerr);
 	if (root == NULL) {
 		fprintf(stderr, "memshardctl: unreadable reply: %s\n", jerr.text);
-		return 2;
+		goto out;
 	}
 	ok = json_object_get(root, "ok");
 	if (!json_is_true(ok)) {
 		const json_t *e = json_object_get(root, "error");
 
 		fprintf(stderr, "memshardctl: %s\n", json_is_string(e) ? json_string_value(e) : reply);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (json_out) {
 		char *s = json_dumps(json_object_get(root, "result"), JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -296,7 +303,10 @@ main(int argc, char **argv)
 	} else {
 		print_value(json_object_get(root, "result"), 0);
 	}
+	rc = 0;
+out:
 	json_decref(root);
 	free(reply);
-	return 0;
+	close(fd);
+	return rc;
 }
