@@ -28,6 +28,29 @@ RTE_LOG_REGISTER(msh_logtype_app, memshard.app, NOTICE);
 
 struct msh_app msh_app;
 
+const char *const msh_status_sym[MSH_S_COUNT] = {
+#define _(sym, val, str) #sym,
+	foreach_msh_status
+#undef _
+};
+const char *const msh_wire_err_sym[MSH_WIRE_E_COUNT] = {
+	"OK",
+#define _(sym, str) #sym,
+	foreach_msh_wire_err
+#undef _
+};
+const char *const msh_net_drop_sym[MSH_NET_DROP_COUNT] = {
+	"NONE",
+#define _(sym, str) #sym,
+	foreach_msh_net_drop
+#undef _
+};
+const char *const msh_app_drop_sym[MSH_APP_DROP_COUNT] = {
+#define _(sym, doc) #sym,
+	foreach_msh_app_drop
+#undef _
+};
+
 static void
 on_signal(int sig)
 {
@@ -245,47 +268,13 @@ msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum)
 void
 msh_app_stats_print(const struct msh_app *app, FILE *out)
 {
-	static const char *const app_drop_name[] = {
-#define _(sym, doc) #sym,
-		foreach_msh_app_drop
-#undef _
-	};
-	static const char *const wire_err_name[] = {
-		"OK",
-#define _(sym, doc) #sym,
-		foreach_msh_wire_err
-#undef _
-	};
-	static const char *const net_drop_name[] = {
-		"NONE",
-#define _(sym, doc) #sym,
-		foreach_msh_net_drop
-#undef _
-	};
 	struct msh_lcore_stats t;
 	char name[MSH_NAME_LEN + 1];
 
 	msh_app_stats_sum(app, &t);
-#define P(f) fprintf(out, "%-28s %lu\n", #f, (unsigned long)t.f)
-	P(rx_pkts);
-	P(rx_bytes);
-	P(tx_pkts);
-	P(tx_bytes);
-	P(arp_replies);
-	P(icmp_replies);
-	P(publish);
-	P(subscribe);
-	P(unsubscribe);
-	P(retrans_requests);
-	P(feed_pkts);
-	P(feed_msgs);
-	P(heartbeats);
-	P(retrans_pkts);
-	P(retrans_msgs);
-	P(unavailable);
-	P(feed_rollbacks);
-	P(subs_expired);
-#undef P
+#define _(f) fprintf(out, "%-28s %lu\n", #f, (unsigned long)t.f);
+	foreach_msh_lcore_counter
+#undef _
 	/* Summing wall-clock stamps over lcores would be meaningless: take the
 	 * earliest first and the latest last. */
 	{
@@ -305,15 +294,15 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 			fprintf(out, "ack.%-24s %lu\n", msh_status_str(i), (unsigned long)t.acks[i]);
 	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
 		if (t.net_drop[i])
-			fprintf(out, "drop.net.%-19s %lu  # %s\n", net_drop_name[i],
+			fprintf(out, "drop.net.%-19s %lu  # %s\n", msh_net_drop_sym[i],
 				(unsigned long)t.net_drop[i], msh_net_drop_str((int)i));
 	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
 		if (t.wire_drop[i])
-			fprintf(out, "drop.wire.%-18s %lu  # %s\n", wire_err_name[i],
+			fprintf(out, "drop.wire.%-18s %lu  # %s\n", msh_wire_err_sym[i],
 				(unsigned long)t.wire_drop[i], msh_wire_err_str((int)i));
 	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
 		if (t.app_drop[i])
-			fprintf(out, "drop.app.%-19s %lu\n", app_drop_name[i],
+			fprintf(out, "drop.app.%-19s %lu\n", msh_app_drop_sym[i],
 				(unsigned long)t.app_drop[i]);
 	for (unsigned int i = 0; i < app->n_shards; i++) {
 		const struct msh_app_shard *as = app->shard_list[i];

@@ -48,20 +48,31 @@ enum msh_app_drop {
 	MSH_APP_DROP_COUNT
 };
 
+/* Per-lcore event counters: one list for the struct, the shutdown report,
+ * the control socket and telemetry, so their names cannot drift apart. */
+#define foreach_msh_lcore_counter                                                                  \
+	_(rx_pkts) _(rx_bytes) _(tx_pkts) _(tx_bytes) _(arp_replies) _(icmp_replies) _(publish)    \
+	_(subscribe) _(unsubscribe) _(retrans_requests) _(feed_pkts) _(feed_msgs) _(heartbeats)   \
+	_(retrans_pkts) _(retrans_msgs) _(unavailable) _(feed_rollbacks) _(subs_expired)
+
 /** Per-lcore counters (written by that lcore only). */
 struct msh_lcore_stats {
-	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
-	uint64_t arp_replies, icmp_replies;
-	uint64_t publish, subscribe, unsubscribe, retrans_requests;
-	uint64_t feed_pkts, feed_msgs, heartbeats, retrans_pkts, retrans_msgs, unavailable;
-	uint64_t feed_rollbacks; /**< feed packets the TX queue refused (resent later) */
-	uint64_t subs_expired;
+#define _(f) uint64_t f;
+	foreach_msh_lcore_counter
+#undef _
 	uint64_t rx_first_ns, rx_last_ns; /**< wall clock of the first and last RX burst */
 	uint64_t acks[MSH_S_COUNT];
 	uint64_t net_drop[MSH_NET_DROP_COUNT];
 	uint64_t wire_drop[MSH_WIRE_E_COUNT];
 	uint64_t app_drop[MSH_APP_DROP_COUNT];
 } __rte_cache_aligned;
+
+/* Symbols of the status and drop reasons (OK, BAD_MAGIC, UNKNOWN_SHARD...),
+ * from the same X-macro lists as the enums. */
+extern const char *const msh_status_sym[MSH_S_COUNT];
+extern const char *const msh_wire_err_sym[MSH_WIRE_E_COUNT];
+extern const char *const msh_net_drop_sym[MSH_NET_DROP_COUNT];
+extern const char *const msh_app_drop_sym[MSH_APP_DROP_COUNT];
 
 /** A shard as the appliance serves it. */
 struct msh_app_shard {

@@ -59,29 +59,6 @@ struct ctl_cmd {
 	ctl_fn_t fn;
 };
 
-static const char *const status_names[] = {
-#define _(sym, val, str) #sym,
-	foreach_msh_status
-#undef _
-};
-static const char *const wire_names[] = {
-	"OK",
-#define _(sym, str) #sym,
-	foreach_msh_wire_err
-#undef _
-};
-static const char *const net_names[] = {
-	"NONE",
-#define _(sym, str) #sym,
-	foreach_msh_net_drop
-#undef _
-};
-static const char *const app_names[] = {
-#define _(sym, doc) #sym,
-	foreach_msh_app_drop
-#undef _
-};
-
 static char *
 ip_str(uint32_t ip, char *buf, size_t len)
 {
@@ -167,34 +144,17 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 	msh_app_stats_sum(app, &t);
 	for (size_t i = 0; i < sizeof(t) / sizeof(uint64_t); i++)
 		d[i] = cur[i] - base[i];
-#define P(f) json_object_set_new(o, #f, json_integer((json_int_t)t.f))
-	P(rx_pkts);
-	P(rx_bytes);
-	P(tx_pkts);
-	P(tx_bytes);
-	P(arp_replies);
-	P(icmp_replies);
-	P(publish);
-	P(subscribe);
-	P(unsubscribe);
-	P(retrans_requests);
-	P(feed_pkts);
-	P(feed_msgs);
-	P(heartbeats);
-	P(retrans_pkts);
-	P(retrans_msgs);
-	P(unavailable);
-	P(feed_rollbacks);
-	P(subs_expired);
-#undef P
+#define _(f) json_object_set_new(o, #f, json_integer((json_int_t)t.f));
+	foreach_msh_lcore_counter
+#undef _
 	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
-		json_object_set_new(acks, status_names[i], json_integer((json_int_t)t.acks[i]));
+		json_object_set_new(acks, msh_status_sym[i], json_integer((json_int_t)t.acks[i]));
 	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
-		json_object_set_new(drops, net_names[i], json_integer((json_int_t)t.net_drop[i]));
+		json_object_set_new(drops, msh_net_drop_sym[i], json_integer((json_int_t)t.net_drop[i]));
 	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
-		json_object_set_new(drops, wire_names[i], json_integer((json_int_t)t.wire_drop[i]));
+		json_object_set_new(drops, msh_wire_err_sym[i], json_integer((json_int_t)t.wire_drop[i]));
 	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
-		json_object_set_new(drops, app_names[i], json_integer((json_int_t)t.app_drop[i]));
+		json_object_set_new(drops, msh_app_drop_sym[i], json_integer((json_int_t)t.app_drop[i]));
 	json_object_set_new(o, "acks", acks);
 	json_object_set_new(o, "drops", drops);
 	json_object_set_new(o, "arena_bytes", json_integer((json_int_t)app->arena.size));

@@ -17,60 +17,33 @@
 
 static struct msh_app *tel_app;
 
+static void
+add_named(struct rte_tel_data *d, const char *prefix, const char *sym, uint64_t v)
+{
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	snprintf(key, sizeof(key), "%s%s", prefix, sym);
+	rte_tel_data_add_dict_u64(d, key, v);
+}
+
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static const char *const status_names[] = {
-#define _(sym, val, str) "ack_" #sym,
-		foreach_msh_status
-#undef _
-	};
-	static const char *const wire_names[] = {
-		"drop_OK",
-#define _(sym, str) "drop_" #sym,
-		foreach_msh_wire_err
-#undef _
-	};
-	static const char *const net_names[] = {
-		"drop_NONE",
-#define _(sym, str) "drop_" #sym,
-		foreach_msh_net_drop
-#undef _
-	};
-	static const char *const app_names[] = {
-#define _(sym, doc) "drop_" #sym,
-		foreach_msh_app_drop
-#undef _
-	};
 	struct msh_lcore_stats t;
 
 	msh_app_stats_sum(tel_app, &t);
 	rte_tel_data_start_dict(d);
-#define P(f) rte_tel_data_add_dict_u64(d, #f, t.f)
-	P(rx_pkts);
-	P(rx_bytes);
-	P(tx_pkts);
-	P(tx_bytes);
-	P(publish);
-	P(subscribe);
-	P(unsubscribe);
-	P(retrans_requests);
-	P(feed_pkts);
-	P(feed_msgs);
-	P(heartbeats);
-	P(retrans_msgs);
-	P(unavailable);
-	P(feed_rollbacks);
-	P(subs_expired);
-#undef P
+#define _(f) rte_tel_data_add_dict_u64(d, #f, t.f);
+	foreach_msh_lcore_counter
+#undef _
 	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, status_names[i], t.acks[i]);
+		add_named(d, "ack_", msh_status_sym[i], t.acks[i]);
 	for (unsigned int i = 1; i < MSH_NET_DROP_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, net_names[i], t.net_drop[i]);
+		add_named(d, "drop_", msh_net_drop_sym[i], t.net_drop[i]);
 	for (unsigned int i = 1; i < MSH_WIRE_E_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, wire_names[i], t.wire_drop[i]);
+		add_named(d, "drop_", msh_wire_err_sym[i], t.wire_drop[i]);
 	for (unsigned int i = 0; i < MSH_APP_DROP_COUNT; i++)
-		rte_tel_data_add_dict_u64(d, app_names[i], t.app_drop[i]);
+		add_named(d, "drop_", msh_app_drop_sym[i], t.app_drop[i]);
 	rte_tel_data_add_dict_u64(d, "arena_used", tel_app->arena.used);
 	rte_tel_data_add_dict_u64(d, "arena_bytes", tel_app->arena.size);
 	return 0;
