@@ -166,19 +166,6 @@ test_name_eq(void **state)
 	assert_false(msh_name_eq(&a, &b));
 }
 
-/* Big-endian expectation written out by hand, independent of common.h. */
-static void
-assert_be(const uint8_t *p, uint64_t v, unsigned int bytes)
-{
-	for (unsigned int i = 0; i < bytes; i++) {
-		uint8_t want = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-
-		if (p[i] != want)
-			fail_msg("byte %u of a %u-byte field is 0x%02x, want 0x%02x", i, bytes,
-				 p[i], want);
-	}
-}
-
 static void
 test_be_store_order(void **state)
 {

@@ -66,18 +66,6 @@ ref_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 	return (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF) + proto + len;
 }
 
-/* Exact-size heap copy: a read past len is a heap overflow for ASan. */
-static uint8_t *
-dup_exact(const uint8_t *p, size_t len)
-{
-	uint8_t *q = malloc(len ? len : 1);
-
-	assert_non_null(q);
-	if (len)
-		memcpy(q, p, len);
-	return q;
-}
-
 static int
 parse_exact(const uint8_t *frame, uint32_t len, const struct msh_iface *ifc, struct msh_frame *f)
 {

@@ -34,32 +34,6 @@ name_of(const char *s)
 	return n;
 }
 
-/* A heap copy of exactly len bytes: a parser reading past len hits ASan's
- * redzone. malloc(0) is avoided; no parser reads a 0-byte datagram. */
-static uint8_t *
-dup_exact(const uint8_t *src, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-
-	assert_non_null(p);
-	if (len)
-		memcpy(p, src, len);
-	return p;
-}
-
-/* Big-endian expectation written out by hand, independent of common.h. */
-static void
-assert_be(const uint8_t *p, uint64_t v, unsigned int bytes)
-{
-	for (unsigned int i = 0; i < bytes; i++) {
-		uint8_t want = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-
-		if (p[i] != want)
-			fail_msg("byte %u of a %u-byte field is 0x%02x, want 0x%02x", i, bytes,
-				 p[i], want);
-	}
-}
-
 /* The 20 header bytes at PROTOCOL.md's offsets. */
 static void
 assert_hdr_bytes(const uint8_t *b, uint8_t type, uint8_t flags, uint16_t count,
