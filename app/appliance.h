@@ -79,6 +79,10 @@ struct msh_app_shard {
 	struct msh_shard *shard;
 	struct msh_subs subs;
 	unsigned int owner_lcore;
+	/* Fan-out bookkeeping (worker only): every subscriber had everything up
+	 * to fed_seq and none is behind, so a turn with nothing new skips it. */
+	uint64_t fed_seq;
+	bool behind;
 	void *region;         /**< from the arena */
 	uint64_t region_len;
 	bool ended;

@@ -57,6 +57,7 @@ struct worker {
 	uint16_t udp_port, retrans_port;
 	uint32_t feed_payload; /* bytes of MoldUDP64 payload (header + blocks) per packet */
 	uint64_t tsc, now_ns;
+	bool rolled_back; /* a feed packet was refused: positions moved back */
 	struct txq tx;
 } __rte_cache_aligned;
 
@@ -142,6 +143,7 @@ tx_flush(struct worker *w)
 			s->sent_msgs -= q->msgs[i];
 			s->sent_pkts--;
 			w->st->feed_rollbacks++;
+			w->rolled_back = true;
 		} else {
 			w->st->app_drop[MSH_APP_DROP_TX_FULL]++;
 		}
@@ -195,6 +197,17 @@ shard_lookup(struct worker *w, const struct msh_name *name)
 	return msh_table_lookup(w->app->shards, name);
 }
 
+/* Ack a PUBLISH that could not be parsed or placed, echoing what of its
+ * publisher_id and publisher_seq the datagram is long enough to hold. */
+static void
+send_ack_refused(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
+		 uint8_t status)
+{
+	send_ack(w, f, &h->shard, status, 0,
+		 f->payload_len >= 24 ? msh_load_be32(f->payload + 20) : 0,
+		 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
+}
+
 static void
 on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h)
 {
@@ -208,19 +221,15 @@ on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h)
 	if (unlikely(as == NULL || as->ended)) {
 		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
 		if (want_ack)
-			send_ack(w, f, &h->shard, MSH_S_UNKNOWN_SHARD, 0,
-				 f->payload_len >= 24 ? msh_load_be32(f->payload + 20) : 0,
-				 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
+			send_ack_refused(w, f, h, MSH_S_UNKNOWN_SHARD);
 		return;
 	}
 	rc = msh_publish_parse(f->payload, f->payload_len, as->shard->max_message, &p);
 	if (unlikely(rc != 0)) {
 		w->st->wire_drop[-rc]++;
 		if (want_ack)
-			send_ack(w, f, &h->shard,
-				 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED, 0,
-				 f->payload_len >= 24 ? msh_load_be32(f->payload + 20) : 0,
-				 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
+			send_ack_refused(w, f, h,
+					 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED);
 		return;
 	}
 	msh_shard_publish(as->shard, p.publisher_id, p.publisher_seq, p.blocks, p.blocks_len,
@@ -349,6 +358,7 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 		else if (q.start_seq != MSH_START_NEW && q.start_seq != MSH_START_OLDEST)
 			sub->reported_seq = q.start_seq; /* its position, for lag */
 	}
+	as->behind = true; /* a new or moved subscription may need history */
 	send_sub_reply(w, f, &q.hdr.shard, MSH_S_OK, as->shard, q.token);
 	if (lost) {
 		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->udp_port, &q.hdr.shard,
@@ -550,14 +560,20 @@ static void
 fan_out(struct worker *w)
 {
 	struct msh_app *app = w->app;
+	bool all = w->rolled_back;
 
+	w->rolled_back = false;
 	for (unsigned int i = 0; i < app->n_shards; i++) {
 		struct msh_app_shard *as = app->shard_list[i];
 		const struct msh_shard *s;
+		bool behind = false;
 
 		if (as == NULL || as->subs.n == 0)
 			continue;
 		s = as->shard;
+		/* Nothing appended and nobody behind: nothing to walk. */
+		if (!all && !as->behind && as->fed_seq == s->next_seq)
+			continue;
 		for (uint32_t k = 0; k < as->subs.max; k++) {
 			struct msh_sub *sub = &as->subs.sub[k];
 
@@ -589,7 +605,10 @@ fan_out(struct worker *w)
 				w->st->feed_pkts++;
 				w->st->feed_msgs += n;
 			}
+			behind |= sub->next_seq < s->next_seq;
 		}
+		as->behind = behind;
+		as->fed_seq = s->next_seq;
 	}
 }
 
