@@ -20,6 +20,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf.h>
 #include <rte_memzone.h>
 
 #include "appliance.h"
@@ -59,15 +60,16 @@ on_signal(int sig)
 }
 
 int
-msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, size_t), void *arg,
-	     char *err, size_t errlen)
+msh_app_call(struct msh_app *app, unsigned int worker, msh_cmd_fn fn, void *arg, char *err,
+	     size_t errlen)
 {
+	struct msh_worker *w = &app->workers[worker];
 	struct msh_cmd *c;
 	uint64_t deadline;
 	int rc;
 
 	if (!app->worker_running)
-		return fn(app, arg, err, errlen);
+		return fn(app, w, arg, err, errlen);
 	c = rte_zmalloc("msh_cmd", sizeof(*c), RTE_CACHE_LINE_SIZE);
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory for a command");
@@ -75,9 +77,9 @@ msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, si
 	}
 	c->fn = fn;
 	c->arg = arg;
-	if (rte_ring_enqueue(app->cmd_ring, c) != 0) {
+	if (rte_ring_enqueue(w->cmd_ring, c) != 0) {
 		rte_free(c);
-		snprintf(err, errlen, "the worker's command ring is full; try again");
+		snprintf(err, errlen, "worker %u's command ring is full; try again", worker);
 		return -1;
 	}
 	deadline = rte_get_timer_cycles() + 2 * rte_get_timer_hz();
@@ -85,7 +87,8 @@ msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, si
 		if (rte_get_timer_cycles() > deadline) {
 			/* The worker may still run it: leave c to it (a small leak
 			 * in a case that means the worker is stuck anyway). */
-			snprintf(err, errlen, "the worker did not answer within 2 s");
+			snprintf(err, errlen, "worker %u (lcore %u) did not answer within 2 s",
+				 worker, w->lcore);
 			return -1;
 		}
 		rte_delay_us_sleep(20);
@@ -98,35 +101,85 @@ msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, si
 	return rc;
 }
 
+int
+msh_app_call_all(struct msh_app *app, unsigned int first, msh_cmd_fn fn, void *arg, char *err,
+		 size_t errlen)
+{
+	if (msh_app_call(app, first, fn, arg, err, errlen) != 0)
+		return -1;
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		if (i != first && msh_app_call(app, i, fn, arg, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 void
-msh_worker_commands(struct msh_app *app)
+msh_worker_commands(struct msh_app *app, struct msh_worker *w)
 {
 	void *obj;
 
-	while (rte_ring_dequeue(app->cmd_ring, &obj) == 0) {
+	while (rte_ring_dequeue(w->cmd_ring, &obj) == 0) {
 		struct msh_cmd *c = obj;
 
-		c->rc = c->fn(app, c->arg, c->err, sizeof(c->err));
+		c->rc = c->fn(app, w, c->arg, c->err, sizeof(c->err));
 		rte_smp_wmb();
 		c->done = 1;
 	}
 }
 
-/* Worker side of create: the shard is ready; make it visible. */
+/* Worker side of create: every worker routes the name to the owner; the
+ * owner also serves it. */
 static int
-publish_shard(struct msh_app *app, void *arg, char *err, size_t errlen)
+worker_add_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
 {
 	struct msh_app_shard *as = arg;
-	int rc = msh_table_add(app->shards, &as->shard->conf.name, as);
+	int rc = msh_table_add(w->shards, &as->shard->conf.name, as);
 
 	if (rc != 0) {
-		snprintf(err, errlen, "shard table: %s", rc == -EEXIST ? "name exists" : "full");
+		snprintf(err, errlen, "worker %u's shard table: %s", w->idx,
+			 rc == -EEXIST ? "name exists" : "full");
 		return -1;
 	}
-	app->shard_list[app->n_shards] = as;
-	rte_smp_wmb(); /* telemetry reads the list without the worker */
-	app->n_shards++;
+	if (as->worker == w->idx)
+		w->owned[w->n_owned++] = as;
 	return 0;
+}
+
+/* Worker side of delete: the owner ends the session; every worker forgets
+ * the name (packets for it are then UNKNOWN_SHARD). Idempotent. */
+static int
+worker_del_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+
+	if (as->worker == w->idx) {
+		msh_worker_end_session(w, as);
+		for (unsigned int i = 0; i < w->n_owned; i++)
+			if (w->owned[i] == as) {
+				w->owned[i] = w->owned[--w->n_owned];
+				w->owned[w->n_owned] = NULL;
+				break;
+			}
+	}
+	msh_table_del(w->shards, &as->shard->conf.name);
+	return 0;
+}
+
+/* The worker a new shard goes to: the configured one, or the one with the
+ * fewest shards. */
+static unsigned int
+pick_worker(const struct msh_app *app, const struct msh_shard_conf *sc)
+{
+	unsigned int count[MSH_MAX_WORKERS] = {0}, best = 0;
+
+	if (sc->worker != MSH_WORKER_AUTO)
+		return sc->worker;
+	for (unsigned int i = 0; i < app->n_shards; i++)
+		count[app->shard_list[i]->worker]++;
+	for (unsigned int i = 1; i < app->n_workers; i++)
+		if (count[i] < count[best])
+			best = i;
+	return best;
 }
 
 int
@@ -146,6 +199,11 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 	if (app->n_shards >= MSH_CONF_MAX_SHARDS) {
 		snprintf(err, errlen, "shard create %s: already %u shards, the most one appliance "
 			 "serves", name, MSH_CONF_MAX_SHARDS);
+		return -1;
+	}
+	if (sc->worker != MSH_WORKER_AUTO && sc->worker >= app->n_workers) {
+		snprintf(err, errlen, "shard create %s: worker %u, but there are %u workers (0 to "
+			 "%u)", name, sc->worker, app->n_workers, app->n_workers - 1);
 		return -1;
 	}
 	/* Settings the configuration accepts but this version does not serve yet
@@ -191,39 +249,26 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 	as->shard = msh_shard_init(as->region, len, sc, 1);
 	as->shard->epoch = app->epoch;
 	msh_subs_init(&as->subs, subs_mem, sc->max_subscribers);
-	as->owner_lcore = rte_get_next_lcore(-1, 1, 0);
-	if (msh_app_call(app, publish_shard, as, why, sizeof(why)) != 0) {
+	as->worker = pick_worker(app, sc);
+	as->owner_lcore = app->workers[as->worker].lcore;
+	if (msh_app_call_all(app, as->worker, worker_add_shard, as, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "shard create %s: %s", name, why);
+		/* Undo on every worker that took it (the others ignore it). */
+		msh_app_call_all(app, as->worker, worker_del_shard, as, why, sizeof(why));
 		msh_arena_free(&app->arena, as->region, len);
 		rte_free(subs_mem);
 		rte_free(as);
 		return -1;
 	}
-	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s", name,
-		msh_fmt_size(sc->max_bytes, b1, sizeof(b1)), as->shard->n_slots,
+	msh_table_add(app->shards, &as->shard->conf.name, as);
+	app->shard_list[app->n_shards] = as;
+	rte_smp_wmb(); /* telemetry reads the list from its own thread */
+	app->n_shards++;
+	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s, worker %u (lcore %u)",
+		name, msh_fmt_size(sc->max_bytes, b1, sizeof(b1)), as->shard->n_slots,
 		msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
-		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject");
-	return 0;
-}
-
-/* Worker side of delete: end the session, then make the shard invisible. */
-static int
-retire_shard(struct msh_app *app, void *arg, char *err, size_t errlen)
-{
-	struct msh_app_shard *as = arg;
-	unsigned int i;
-
-	msh_worker_end_session(app, as);
-	msh_table_del(app->shards, &as->shard->conf.name);
-	for (i = 0; i < app->n_shards && app->shard_list[i] != as; i++)
-		;
-	if (i == app->n_shards) {
-		snprintf(err, errlen, "not in the shard list");
-		return -1;
-	}
-	app->shard_list[i] = app->shard_list[app->n_shards - 1];
-	app->n_shards--;
-	app->shard_list[app->n_shards] = NULL;
+		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject", as->worker,
+		as->owner_lcore);
 	return 0;
 }
 
@@ -232,17 +277,24 @@ msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, s
 {
 	struct msh_app_shard *as = msh_table_lookup(app->shards, n);
 	char name[MSH_NAME_LEN + 1], why[256];
+	unsigned int i;
 
 	msh_name_to_str(n, name);
 	if (as == NULL) {
 		snprintf(err, errlen, "shard delete %s: no such shard", name);
 		return -1;
 	}
-	if (msh_app_call(app, retire_shard, as, why, sizeof(why)) != 0) {
+	if (msh_app_call_all(app, as->worker, worker_del_shard, as, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "shard delete %s: %s", name, why);
 		return -1;
 	}
-	/* The worker no longer sees it: its memory goes back to the arena. */
+	msh_table_del(app->shards, n);
+	for (i = 0; i < app->n_shards && app->shard_list[i] != as; i++)
+		;
+	app->shard_list[i] = app->shard_list[app->n_shards - 1];
+	app->n_shards--;
+	app->shard_list[app->n_shards] = NULL;
+	/* No worker sees it any more: its memory goes back to the arena. */
 	msh_arena_free(&app->arena, as->region, as->region_len);
 	rte_free(as->subs.sub);
 	rte_free(as);
@@ -288,6 +340,16 @@ msh_app_stats_print(const struct msh_app *app, FILE *out)
 			last = RTE_MAX(last, ls->rx_last_ns);
 		}
 		fprintf(out, "%-28s %lu\n", "rx_active_ns", (unsigned long)(last - first));
+	}
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		const struct msh_worker *w = &app->workers[i];
+		const struct msh_lcore_stats *ls = &app->stats[w->lcore];
+
+		fprintf(out, "worker.%u.%-19s %u\n", i, "lcore", w->lcore);
+		fprintf(out, "worker.%u.%-19s %u\n", i, "shards", w->n_owned);
+#define _(f) fprintf(out, "worker.%u.%-19s %lu\n", i, #f, (unsigned long)ls->f);
+		_(rx_pkts) _(tx_pkts) _(publish) _(feed_msgs) _(handoff_out) _(handoff_in)
+#undef _
 	}
 	for (unsigned int i = 0; i < MSH_S_COUNT; i++)
 		if (t.acks[i])
@@ -372,24 +434,92 @@ ingest_port_conf(const struct msh_conf *c)
 	return NULL;
 }
 
+/* Map workers to lcores and queues; warn when one sits on another NUMA node
+ * than the port (every packet would cross the interconnect). */
+static int
+workers_init(struct msh_app *app, const struct msh_port_conf *pc, char *err, size_t errlen)
+{
+	unsigned int lcore = rte_get_next_lcore(-1, 1, 0);
+
+	app->n_workers = app->conf.app.workers;
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		struct msh_worker *w = &app->workers[i];
+
+		if (lcore >= RTE_MAX_LCORE) {
+			snprintf(err, errlen, "[appliance] lcores: '%s' has %u lcores beside the "
+				 "main one, workers wants %u", app->conf.app.lcores, i,
+				 app->n_workers);
+			return -1;
+		}
+		w->app = app;
+		w->idx = i;
+		w->lcore = lcore;
+		w->rx_queue = i < pc->rx_queues ? (int)i : -1;
+		w->tx_queue = (uint16_t)i;
+		lcore = rte_get_next_lcore(lcore, 1, 0);
+	}
+	return 0;
+}
+
+static int
+workers_rings(struct msh_app *app, char *err, size_t errlen)
+{
+	size_t tlen = msh_table_footprint(MSH_CONF_MAX_SHARDS);
+	int socket = app->ingest.eth.socket;
+
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		struct msh_worker *w = &app->workers[i];
+		char name[RTE_RING_NAMESIZE];
+
+		if ((int)rte_lcore_to_socket_id(w->lcore) != socket)
+			MSH_LOG(WARNING, "worker %u: lcore %u is on node %u, the ingest port on "
+				"node %d: its packets cross nodes", i, w->lcore,
+				rte_lcore_to_socket_id(w->lcore), socket);
+		snprintf(name, sizeof(name), "msh_cmd_%u", i);
+		w->cmd_ring = rte_ring_create(name, 64, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		/* Any worker may hand packets to any other: multi-producer. */
+		snprintf(name, sizeof(name), "msh_handoff_%u", i);
+		w->handoff = rte_ring_create(name, 4096, socket, RING_F_SC_DEQ);
+		w->shards = msh_table_init(rte_zmalloc_socket("msh_worker_shards", tlen,
+							      RTE_CACHE_LINE_SIZE, socket),
+					   MSH_CONF_MAX_SHARDS);
+		if (w->cmd_ring == NULL || w->handoff == NULL || w->shards == NULL) {
+			snprintf(err, errlen, "no memory for worker %u's rings and shard table", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+workers_free(struct msh_app *app)
+{
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		struct msh_worker *w = &app->workers[i];
+		void *m;
+
+		rte_ring_free(w->cmd_ring);
+		if (w->handoff != NULL) {
+			while (rte_ring_dequeue(w->handoff, &m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(w->handoff);
+		}
+		rte_free(w->shards);
+		w->cmd_ring = w->handoff = NULL;
+		w->shards = NULL;
+	}
+}
+
 int
 msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 {
 	char err[512], runtime_dir[256];
 	const struct msh_port_conf *pc = ingest_port_conf(&app->conf);
-	unsigned int worker;
 	size_t tlen;
 	int rc = 0;
 
 	if (pc == NULL) {
 		fprintf(stderr, "memshard: %s: no [port NAME] with role = ingest\n", app->conf.path);
-		return 1;
-	}
-	/* Refuse rather than silently serve with fewer lcores than asked for. */
-	if (app->conf.app.workers != 1) {
-		fprintf(stderr, "memshard: %s: [appliance] workers: %u, but this version runs one "
-			"worker lcore, which owns every shard (set workers = 1)\n",
-			app->conf.path, app->conf.app.workers);
 		return 1;
 	}
 	for (unsigned int i = 0; i < app->conf.n_ports; i++)
@@ -414,13 +544,10 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		snprintf(err, sizeof(err), "no random token secret: %s", strerror(errno));
 		goto fail;
 	}
-	worker = rte_get_next_lcore(-1, 1, 0);
-	if (worker >= RTE_MAX_LCORE) {
-		snprintf(err, sizeof(err), "[appliance] lcores: '%s' leaves no worker lcore beside "
-			 "the main one", app->conf.app.lcores);
+	if (workers_init(app, pc, err, sizeof(err)) != 0)
 		goto fail;
-	}
-	if (msh_ethdev_open(pc, 1, &app->ingest.eth, err, sizeof(err)) != 0)
+	if (msh_ethdev_open(pc, pc->rx_queues, (uint16_t)app->n_workers, sizeof(struct msh_frame),
+			    &app->ingest.eth, err, sizeof(err)) != 0)
 		goto fail;
 	app->ingest.conf = pc;
 	memcpy(app->ingest.ifc.mac, app->ingest.eth.mac.addr_bytes, 6);
@@ -444,12 +571,8 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		snprintf(err, sizeof(err), "no memory for the shard table");
 		goto fail;
 	}
-	app->cmd_ring = rte_ring_create("msh_cmd", 64, app->ingest.eth.socket,
-					RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (app->cmd_ring == NULL) {
-		snprintf(err, sizeof(err), "no memory for the worker's command ring");
+	if (workers_rings(app, err, sizeof(err)) != 0)
 		goto fail;
-	}
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
 			goto fail;
@@ -460,15 +583,18 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	MSH_LOG(NOTICE, "ready: %u.%u.%u.%u/%u udp %u retrans %u on port %u "
-		"(%02x:%02x:%02x:%02x:%02x:%02x), %u shard%s, worker lcore %u%s, control %s",
+		"(%02x:%02x:%02x:%02x:%02x:%02x), %u shard%s, %u worker%s, %u RX queue%s%s, "
+		"control %s",
 		pc->ipv4 >> 24, (pc->ipv4 >> 16) & 255, (pc->ipv4 >> 8) & 255, pc->ipv4 & 255,
 		pc->prefix_len, pc->udp_port, pc->retrans_port, app->ingest.eth.port_id,
 		app->ingest.ifc.mac[0], app->ingest.ifc.mac[1], app->ingest.ifc.mac[2],
 		app->ingest.ifc.mac[3], app->ingest.ifc.mac[4], app->ingest.ifc.mac[5],
-		app->n_shards, app->n_shards == 1 ? "" : "s", worker,
+		app->n_shards, app->n_shards == 1 ? "" : "s", app->n_workers,
+		app->n_workers == 1 ? "" : "s", pc->rx_queues, pc->rx_queues == 1 ? "" : "s",
 		app->no_huge ? ", no hugepages" : "", app->conf.app.control_socket);
 	app->worker_running = true;
-	rte_eal_remote_launch(msh_worker_main, app, worker);
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		rte_eal_remote_launch(msh_worker_main, &app->workers[i], app->workers[i].lcore);
 
 	while (!app->quit)
 		msh_control_poll(app, 20);
@@ -487,7 +613,7 @@ out:
 	rte_eal_mp_wait_lcore();
 	msh_control_close();
 	msh_ethdev_close(&app->ingest.eth);
-	rte_ring_free(app->cmd_ring);
+	workers_free(app);
 	if (app->arena_mz != NULL)
 		rte_memzone_free(app->arena_mz);
 	rte_eal_cleanup();

@@ -39,7 +39,8 @@ extern int msh_logtype_app;
 	_(RETRANS_RATE_LIMITED, "re-request messages over the requester's rate")                  \
 	_(NOT_PRIMARY, "publish to a secondary")                                                   \
 	_(NO_MBUF, "no mbuf for a reply or feed packet")                                           \
-	_(TX_FULL, "transmit queue full (reply dropped)")
+	_(TX_FULL, "transmit queue full (reply dropped)")                                          \
+	_(HANDOFF_FULL, "the owning worker's hand-off ring was full")
 
 enum msh_app_drop {
 #define _(sym, doc) MSH_APP_DROP_##sym,
@@ -53,7 +54,8 @@ enum msh_app_drop {
 #define foreach_msh_lcore_counter                                                                  \
 	_(rx_pkts) _(rx_bytes) _(tx_pkts) _(tx_bytes) _(arp_replies) _(icmp_replies) _(publish)    \
 	_(subscribe) _(unsubscribe) _(retrans_requests) _(feed_pkts) _(feed_msgs) _(heartbeats)   \
-	_(retrans_pkts) _(retrans_msgs) _(unavailable) _(feed_rollbacks) _(subs_expired)
+	_(retrans_pkts) _(retrans_msgs) _(unavailable) _(feed_rollbacks) _(subs_expired)         \
+	_(handoff_out) _(handoff_in)
 
 /** Per-lcore counters (written by that lcore only). */
 struct msh_lcore_stats {
@@ -78,7 +80,8 @@ extern const char *const msh_app_drop_sym[MSH_APP_DROP_COUNT];
 struct msh_app_shard {
 	struct msh_shard *shard;
 	struct msh_subs subs;
-	unsigned int owner_lcore;
+	unsigned int worker;      /**< index of the owning worker (fixed) */
+	unsigned int owner_lcore; /**< its lcore */
 	/* Fan-out bookkeeping (worker only): every subscriber had everything up
 	 * to fed_seq and none is behind, so a turn with nothing new skips it. */
 	uint64_t fed_seq;
@@ -95,25 +98,53 @@ struct msh_app_port {
 };
 
 #define MSH_MAX_LCORES 128
+#define MSH_MAX_WORKERS 128
 
 struct msh_app;
+struct msh_worker;
+
+/** A command run on a worker: 0, or -1 with a reason in @p err. */
+typedef int (*msh_cmd_fn)(struct msh_app *app, struct msh_worker *w, void *arg, char *err,
+			  size_t errlen);
 
 /**
- * A command for the worker (Aeron's proxy): the main lcore enqueues it on the
- * worker's ring and waits for done; the worker runs fn between bursts. fn
- * returns 0 or -1 with a reason in err.
+ * A command for a worker (Aeron's proxy): the main lcore enqueues it on the
+ * worker's ring and waits for done; the worker runs fn between bursts.
  */
 struct msh_cmd {
-	int (*fn)(struct msh_app *app, void *arg, char *err, size_t errlen);
+	msh_cmd_fn fn;
 	void *arg;
 	volatile int done;
 	int rc;
 	char err[256];
 };
 
+/**
+ * A worker lcore and what it owns. Each worker has its own view of the shard
+ * table (every shard, to route packets to the owner) and the list of shards
+ * it owns; both change only on the worker itself, through commands, so the
+ * fast path reads them without locks. Other workers reach it through its
+ * hand-off ring (mbufs of packets for its shards, the parsed frame in the
+ * mbuf's private area), the main lcore through its command ring.
+ */
+struct msh_worker {
+	struct msh_app *app;
+	unsigned int idx;         /**< 0 .. n_workers-1 */
+	unsigned int lcore;
+	int rx_queue;             /**< ingest RX queue it polls, or -1 (hand-offs only) */
+	uint16_t tx_queue;        /**< its own ingest TX queue */
+	struct rte_ring *cmd_ring; /**< main lcore -> this worker: struct msh_cmd */
+	struct rte_ring *handoff;  /**< other workers -> this worker: mbufs (MP/SC) */
+	struct msh_table *shards;  /**< name -> struct msh_app_shard, every shard */
+	struct msh_app_shard *owned[MSH_CONF_MAX_SHARDS];
+	unsigned int n_owned;
+	void *fast;               /**< fast-path state while its loop runs (worker.c) */
+} __rte_cache_aligned;
+
 struct msh_app {
 	struct msh_conf conf;
-	struct rte_ring *cmd_ring; /**< main lcore -> worker commands */
+	struct msh_worker workers[MSH_MAX_WORKERS];
+	unsigned int n_workers;
 	volatile bool worker_running;
 	struct msh_app_port ingest;
 	struct msh_arena arena;
@@ -145,21 +176,29 @@ int msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, c
 			 size_t errlen);
 
 /**
- * Run @p fn on the worker (or here, when no worker runs yet) and wait for it,
- * at most 2 s. Main lcore only. @return fn's result, or -1 with a reason.
+ * Run @p fn on worker @p worker (or here, when no worker runs yet) and wait
+ * for it, at most 2 s. Main lcore only. @return fn's result, or -1 with a
+ * reason.
  */
-int msh_app_call(struct msh_app *app, int (*fn)(struct msh_app *, void *, char *, size_t),
-		 void *arg, char *err, size_t errlen);
+int msh_app_call(struct msh_app *app, unsigned int worker, msh_cmd_fn fn, void *arg, char *err,
+		 size_t errlen);
 
-/** Run queued commands (worker, between bursts). */
-void msh_worker_commands(struct msh_app *app);
+/**
+ * msh_app_call() on every worker, @p first first (the owner of what changes),
+ * then the others in order; stops at the first failure. Main lcore only.
+ */
+int msh_app_call_all(struct msh_app *app, unsigned int first, msh_cmd_fn fn, void *arg,
+		     char *err, size_t errlen);
+
+/** Run queued commands (worker @p w, between bursts). */
+void msh_worker_commands(struct msh_app *app, struct msh_worker *w);
 
 /** Delete a shard: end its MoldUDP64 session, free its memory. Main lcore. */
 int msh_app_shard_delete(struct msh_app *app, const struct msh_name *name, char *err,
 			 size_t errlen);
 
-/** Send end of session to every subscriber of @p as (worker). */
-void msh_worker_end_session(struct msh_app *app, struct msh_app_shard *as);
+/** Send end of session to every subscriber of @p as (its owner worker @p w). */
+void msh_worker_end_session(struct msh_worker *w, struct msh_app_shard *as);
 
 /** Sum of every lcore's counters. */
 void msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum);
@@ -167,7 +206,7 @@ void msh_app_stats_sum(const struct msh_app *app, struct msh_lcore_stats *sum);
 /** Print the counters (non-zero ones) as "name value" lines. */
 void msh_app_stats_print(const struct msh_app *app, FILE *out);
 
-/** Worker lcore entry (rte_eal_remote_launch). */
+/** Worker lcore entry (rte_eal_remote_launch); @p arg is its struct msh_worker. */
 int msh_worker_main(void *arg);
 
 /** Build EAL arguments from the configuration and start EAL. @return 0 or -1 (logged). */

@@ -109,6 +109,7 @@ shard_json(const struct msh_app_shard *as, bool full)
 	json_object_set_new(o, "max_message", json_integer(s->conf.max_message));
 	json_object_set_new(o, "storage", json_string("memory"));
 	json_object_set_new(o, "replicas", json_integer(s->conf.replicas));
+	json_object_set_new(o, "worker", json_integer(as->worker));
 	json_object_set_new(o, "owner_lcore", json_integer(as->owner_lcore));
 	c = json_object();
 #define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)s->stats.f));
@@ -160,29 +161,34 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 	json_object_set_new(o, "arena_bytes", json_integer((json_int_t)app->arena.size));
 	json_object_set_new(o, "arena_used", json_integer((json_int_t)app->arena.used));
 	{
-		/* Per lcore (the ones that did anything) and memory per NUMA node:
-		 * one arena per node, on the ingest port's node in this version. */
+		/* Per worker (its lcore, queues, shards, and what it did) and memory
+		 * per NUMA node: one arena per node, on the ingest port's node in
+		 * this version. */
 		json_t *lc = json_array(), *mem = json_array(), *m = json_object();
 
-		for (unsigned int l = 0; l < MSH_MAX_LCORES; l++) {
-			const struct msh_lcore_stats *ls = &app->stats[l];
-			json_t *e;
+		for (unsigned int i = 0; i < app->n_workers; i++) {
+			const struct msh_worker *w = &app->workers[i];
+			const struct msh_lcore_stats *ls = &app->stats[w->lcore];
+			json_t *e = json_object();
 
-			if (ls->rx_pkts == 0 && ls->tx_pkts == 0)
-				continue;
-			e = json_object();
-			json_object_set_new(e, "lcore", json_integer(l));
-			json_object_set_new(e, "rx_pkts", json_integer((json_int_t)ls->rx_pkts));
-			json_object_set_new(e, "tx_pkts", json_integer((json_int_t)ls->tx_pkts));
-			json_object_set_new(e, "publish", json_integer((json_int_t)ls->publish));
-			json_object_set_new(e, "feed_msgs", json_integer((json_int_t)ls->feed_msgs));
+			json_object_set_new(e, "worker", json_integer(i));
+			json_object_set_new(e, "lcore", json_integer(w->lcore));
+			json_object_set_new(e, "node", json_integer(rte_lcore_to_socket_id(w->lcore)));
+			json_object_set_new(e, "rx_queue", json_integer(w->rx_queue));
+			json_object_set_new(e, "tx_queue", json_integer(w->tx_queue));
+			json_object_set_new(e, "shards", json_integer(w->n_owned));
+#define _(f) json_object_set_new(e, #f, json_integer((json_int_t)ls->f));
+			_(rx_pkts) _(tx_pkts) _(publish) _(feed_msgs) _(handoff_out) _(handoff_in)
+#undef _
+			json_object_set_new(e, "handoff_full", json_integer((json_int_t)
+					    ls->app_drop[MSH_APP_DROP_HANDOFF_FULL]));
 			json_array_append_new(lc, e);
 		}
 		json_object_set_new(m, "node", json_integer(app->ingest.eth.socket));
 		json_object_set_new(m, "arena_bytes", json_integer((json_int_t)app->arena.size));
 		json_object_set_new(m, "arena_used", json_integer((json_int_t)app->arena.used));
 		json_array_append_new(mem, m);
-		json_object_set_new(o, "lcores", lc);
+		json_object_set_new(o, "workers", lc);
 		json_object_set_new(o, "memory", mem);
 	}
 	{
@@ -385,7 +391,7 @@ struct set_args {
 };
 
 static int
-worker_set(struct msh_app *app, void *arg, char *err, size_t errlen)
+worker_set(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
 {
 	struct set_args *a = arg;
 	struct msh_shard *s = a->as->shard;
@@ -436,7 +442,7 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 	if (apply_kv(&a.next, argc - 1, argv + 1, err, errlen) != 0 ||
 	    msh_shard_conf_check(&a.next, err, errlen) != 0)
 		return NULL;
-	if (msh_app_call(app, worker_set, &a, err, errlen) != 0)
+	if (msh_app_call(app, a.as->worker, worker_set, &a, err, errlen) != 0)
 		return NULL;
 	ce = conf_entry(app, &a.as->shard->conf.name);
 	if (ce != NULL)
@@ -445,7 +451,7 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 }
 
 static int
-worker_seal(struct msh_app *app, void *arg, char *err, size_t errlen)
+worker_seal(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
 {
 	struct msh_app_shard *as = arg;
 	struct timespec ts;
@@ -464,7 +470,7 @@ cmd_shard_seal(struct msh_app *app, int argc, char **argv, char *err, size_t err
 {
 	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
 
-	if (as == NULL || msh_app_call(app, worker_seal, as, err, errlen) != 0)
+	if (as == NULL || msh_app_call(app, as->worker, worker_seal, as, err, errlen) != 0)
 		return NULL;
 	return shard_json(as, false);
 }
@@ -494,13 +500,14 @@ struct kick_args {
 	uint32_t kicked;
 };
 
+/* On each worker: drop the matching subscriptions of the shards it owns. */
 static int
-worker_kick(struct msh_app *app, void *arg, char *err, size_t errlen)
+worker_kick(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
 {
 	struct kick_args *k = arg;
 
-	for (unsigned int i = 0; i < app->n_shards; i++) {
-		struct msh_subs *t = &app->shard_list[i]->subs;
+	for (unsigned int i = 0; i < w->n_owned; i++) {
+		struct msh_subs *t = &w->owned[i]->subs;
 
 		for (uint32_t j = 0; j < t->max; j++)
 			if (t->sub[j].used && t->sub[j].ip == k->ip &&
@@ -538,7 +545,7 @@ cmd_sub_kick(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 		return NULL;
 	}
 	k.ip = ntohl(in.s_addr);
-	if (msh_app_call(app, worker_kick, &k, err, errlen) != 0)
+	if (msh_app_call_all(app, 0, worker_kick, &k, err, errlen) != 0)
 		return NULL;
 	if (k.kicked == 0) {
 		snprintf(err, errlen, "no subscription from %s", argv[0]);

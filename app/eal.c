@@ -64,7 +64,8 @@ msh_eal_start(struct msh_app *app, int extra_argc, char **extra_argv, char *err,
 	bool mounted;
 
 	argv[argc++] = "memshard";
-	argv[argc++] = "-l";
+	/* "0@0,1-2@1" places lcores on CPUs: EAL's --lcores form; -l otherwise. */
+	argv[argc++] = strchr(a->lcores, '@') != NULL ? "--lcores" : "-l";
 	argv[argc++] = (char *)a->lcores;
 	argv[argc++] = "--file-prefix";
 	argv[argc++] = (char *)a->file_prefix;

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 memshard authors
  *
- * The worker lcore's fast path: RX burst, parse, act (publish + ack,
- * subscribe, retransmit, ARP and ICMP echo), live fan-out of what the burst
- * appended, one TX burst. Every N turns (TSC timed) it does housekeeping: age
- * seals, lease expiry, heartbeats. No locks, no allocation beyond mbufs, no
- * logging and no system calls here (the clock is read through the vDSO).
+ * A worker lcore's fast path: RX burst from its own queue, parse, act
+ * (publish + ack, subscribe, retransmit, ARP and ICMP echo), live fan-out of
+ * what the burst appended, one TX burst on its own queue. A packet for a shard
+ * another worker owns goes to that worker's hand-off ring (the parsed frame
+ * rides in the mbuf's private area), so each shard has one writer; a worker
+ * drains its own hand-off ring beside its RX queue. Every N turns (TSC timed)
+ * it does housekeeping: age seals, lease expiry, heartbeats. No locks, no
+ * allocation beyond mbufs, no logging and no system calls here (the clock is
+ * read through the vDSO).
  *
  * TX: replies and feed packets of one turn go out in one burst. A feed packet
  * the queue refuses rolls its subscriber back to that packet's first sequence
@@ -44,12 +48,9 @@ struct txq {
 	uint64_t bytes; /* of the queued packets: sent mbufs belong to the driver */
 };
 
-struct worker;
-/* The worker whose command is running (commands that send need its TX). */
-static struct worker *cur_worker;
-
 struct worker {
 	struct msh_app *app;
+	struct msh_worker *me; /* identity, shard views, rings */
 	struct msh_lcore_stats *st;
 	uint16_t port, queue;
 	struct rte_mempool *pool;
@@ -194,7 +195,27 @@ send_ack(struct worker *w, const struct msh_frame *f, const struct msh_name *sha
 static inline struct msh_app_shard *
 shard_lookup(struct worker *w, const struct msh_name *name)
 {
-	return msh_table_lookup(w->app->shards, name);
+	return msh_table_lookup(w->me->shards, name);
+}
+
+/* One writer per shard: a packet for a shard another worker owns goes to that
+ * worker's hand-off ring, the parsed frame with it in the mbuf's private area
+ * (its pointers stay valid: they point into the mbuf). @return true when the
+ * mbuf was handed over or dropped, false when this worker serves it. */
+static inline bool
+handoff(struct worker *w, struct rte_mbuf *m, const struct msh_frame *f,
+	const struct msh_app_shard *as)
+{
+	if (likely(as == NULL || as->worker == w->me->idx || m == NULL))
+		return false;
+	memcpy(rte_mbuf_to_priv(m), f, sizeof(*f));
+	if (unlikely(rte_ring_mp_enqueue(w->app->workers[as->worker].handoff, m) != 0)) {
+		w->st->app_drop[MSH_APP_DROP_HANDOFF_FULL]++;
+		rte_pktmbuf_free(m);
+	} else {
+		w->st->handoff_out++;
+	}
+	return true;
 }
 
 /* Ack a PUBLISH that could not be parsed or placed, echoing what of its
@@ -209,9 +230,9 @@ send_ack_refused(struct worker *w, const struct msh_frame *f, const struct msh_h
 }
 
 static void
-on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h)
+on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
+	   struct msh_app_shard *as)
 {
-	struct msh_app_shard *as = shard_lookup(w, &h->shard);
 	bool want_ack = h->flags & MSH_PUB_F_ACK;
 	struct msh_publish p;
 	struct msh_pub_result r;
@@ -306,11 +327,10 @@ start_position(const struct msh_app_shard *as, uint64_t start, bool *lost)
 }
 
 static void
-on_subscribe(struct worker *w, const struct msh_frame *f)
+on_subscribe(struct worker *w, const struct msh_frame *f, struct msh_app_shard *as)
 {
 	const struct msh_appliance_conf *ac = &w->app->conf.app;
 	struct msh_subscribe q;
-	struct msh_app_shard *as;
 	struct msh_sub *sub;
 	uint64_t bucket, lease_ns, lease;
 	bool lost = false;
@@ -321,7 +341,6 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 		w->st->wire_drop[-rc]++;
 		return;
 	}
-	as = shard_lookup(w, &q.hdr.shard);
 	if (as == NULL || as->ended) {
 		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
 		send_sub_reply(w, f, &q.hdr.shard, MSH_S_UNKNOWN_SHARD, NULL, 0);
@@ -368,10 +387,9 @@ on_subscribe(struct worker *w, const struct msh_frame *f)
 }
 
 static void
-on_unsubscribe(struct worker *w, const struct msh_frame *f)
+on_unsubscribe(struct worker *w, const struct msh_frame *f, struct msh_app_shard *as)
 {
 	struct msh_hdr h;
-	struct msh_app_shard *as;
 	struct msh_sub *sub;
 	int rc = msh_unsubscribe_parse(f->payload, f->payload_len, &h);
 
@@ -380,7 +398,6 @@ on_unsubscribe(struct worker *w, const struct msh_frame *f)
 		w->st->wire_drop[-rc]++;
 		return;
 	}
-	as = shard_lookup(w, &h.shard);
 	if (as == NULL) {
 		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
 		return;
@@ -416,22 +433,16 @@ feed_packet(struct worker *w, const struct msh_app_shard *as, struct msh_sub *ow
 }
 
 static void
-on_retransmit(struct worker *w, const struct msh_frame *f)
+on_retransmit(struct worker *w, const struct msh_frame *f, const struct msh_mold_req *req,
+	      struct msh_app_shard *as)
 {
 	const struct msh_appliance_conf *ac = &w->app->conf.app;
-	struct msh_mold_req rq;
-	struct msh_app_shard *as;
+	const struct msh_mold_req rq = *req;
 	struct msh_sub *sub;
 	uint64_t seq, end, first;
 	uint32_t allowed;
-	int rc = msh_mold_req_parse(f->payload, f->payload_len, &rq);
 
 	w->st->retrans_requests++;
-	if (rc != 0) {
-		w->st->wire_drop[-rc]++;
-		return;
-	}
-	as = shard_lookup(w, &rq.session);
 	if (as == NULL) {
 		w->st->app_drop[MSH_APP_DROP_UNKNOWN_SHARD]++;
 		return;
@@ -471,42 +482,64 @@ on_retransmit(struct worker *w, const struct msh_frame *f)
 	}
 }
 
-static void
-on_udp(struct worker *w, const struct msh_frame *f)
+/* A UDP datagram to one of our ports, from the RX queue (@p m: it may be
+ * handed to the shard's owner) or from the hand-off ring (@p m NULL).
+ * @return true when @p m was handed over (the caller must not free it). */
+static bool
+on_udp(struct worker *w, const struct msh_frame *f, struct rte_mbuf *m)
 {
+	struct msh_app_shard *as;
 	struct msh_hdr h;
 	int rc;
 
 	if (f->dst_port == w->retrans_port) {
-		on_retransmit(w, f);
-		return;
+		struct msh_mold_req rq;
+
+		rc = msh_mold_req_parse(f->payload, f->payload_len, &rq);
+		if (unlikely(rc != 0)) {
+			w->st->retrans_requests++;
+			w->st->wire_drop[-rc]++;
+			return false;
+		}
+		as = shard_lookup(w, &rq.session);
+		if (handoff(w, m, f, as))
+			return true;
+		on_retransmit(w, f, &rq, as);
+		return false;
 	}
 	if (f->dst_port != w->udp_port) {
 		w->st->net_drop[MSH_NET_DROP_UDP_PORT]++;
-		return;
+		return false;
 	}
 	rc = msh_hdr_parse(f->payload, f->payload_len, &h);
 	if (unlikely(rc != 0)) {
 		w->st->wire_drop[-rc]++;
-		return;
+		return false;
 	}
+	if (unlikely(h.type != MSH_T_PUBLISH && h.type != MSH_T_SUBSCRIBE &&
+		     h.type != MSH_T_UNSUBSCRIBE)) {
+		w->st->app_drop[MSH_APP_DROP_UNEXPECTED_TYPE]++;
+		return false;
+	}
+	as = shard_lookup(w, &h.shard);
+	if (handoff(w, m, f, as))
+		return true;
 	switch (h.type) {
 	case MSH_T_PUBLISH:
-		on_publish(w, f, &h);
+		on_publish(w, f, &h, as);
 		break;
 	case MSH_T_SUBSCRIBE:
-		on_subscribe(w, f);
-		break;
-	case MSH_T_UNSUBSCRIBE:
-		on_unsubscribe(w, f);
+		on_subscribe(w, f, as);
 		break;
 	default:
-		w->st->app_drop[MSH_APP_DROP_UNEXPECTED_TYPE]++;
+		on_unsubscribe(w, f, as);
 		break;
 	}
+	return false;
 }
 
-static void
+/* @return true when @p m was handed to another worker (not ours to free). */
+static bool
 on_frame(struct worker *w, struct rte_mbuf *m)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -519,22 +552,20 @@ on_frame(struct worker *w, struct rte_mbuf *m)
 	w->st->rx_bytes += rte_pktmbuf_pkt_len(m);
 	if (unlikely(m->nb_segs != 1)) {
 		w->st->net_drop[MSH_NET_DROP_IP_BAD_HDR]++;
-		return;
+		return false;
 	}
 	kind = msh_frame_parse(d, rte_pktmbuf_data_len(m), w->ifc, &f);
-	if (likely(kind == MSH_FRAME_UDP)) {
-		on_udp(w, &f);
-		return;
-	}
+	if (likely(kind == MSH_FRAME_UDP))
+		return on_udp(w, &f, m);
 	if (kind < 0) {
 		w->st->net_drop[-kind]++;
-		return;
+		return false;
 	}
 	if (kind == MSH_FRAME_ARP && f.arp.op != MSH_ARP_OP_REQUEST)
-		return; /* we answer, we do not ask: replies go to the requester's MAC */
+		return false; /* we answer, we do not ask: replies go to the requester's MAC */
 	if (w->tx.n >= TXQ_MAX || (r = rte_pktmbuf_alloc(w->pool)) == NULL) {
 		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
-		return;
+		return false;
 	}
 	p = rte_pktmbuf_mtod(r, uint8_t *);
 	if (kind == MSH_FRAME_ARP) {
@@ -546,25 +577,26 @@ on_frame(struct worker *w, struct rte_mbuf *m)
 	}
 	if (len <= 0) {
 		rte_pktmbuf_free(r);
-		return;
+		return false;
 	}
 	rte_pktmbuf_append(r, (uint16_t)len);
 	w->tx.pkt[w->tx.n] = r;
 	w->tx.sub[w->tx.n] = NULL;
 	w->tx.bytes += (uint64_t)len;
 	w->tx.n++;
+	return false;
 }
 
 /* Send every subscriber of every shard what it has not had yet. */
 static void
 fan_out(struct worker *w)
 {
-	struct msh_app *app = w->app;
+	struct msh_worker *me = w->me;
 	bool all = w->rolled_back;
 
 	w->rolled_back = false;
-	for (unsigned int i = 0; i < app->n_shards; i++) {
-		struct msh_app_shard *as = app->shard_list[i];
+	for (unsigned int i = 0; i < me->n_owned; i++) {
+		struct msh_app_shard *as = me->owned[i];
 		const struct msh_shard *s;
 		bool behind = false;
 
@@ -637,8 +669,8 @@ housekeeping(struct worker *w)
 	struct msh_app *app = w->app;
 	uint64_t hb = app->conf.app.heartbeat_ns * (app->tsc_hz / 1000000) / 1000;
 
-	for (unsigned int i = 0; i < app->n_shards; i++) {
-		struct msh_app_shard *as = app->shard_list[i];
+	for (unsigned int i = 0; i < w->me->n_owned; i++) {
+		struct msh_app_shard *as = w->me->owned[i];
 
 		if (as == NULL)
 			continue;
@@ -655,9 +687,9 @@ housekeeping(struct worker *w)
 }
 
 void
-msh_worker_end_session(struct msh_app *app, struct msh_app_shard *as)
+msh_worker_end_session(struct msh_worker *mw, struct msh_app_shard *as)
 {
-	struct worker *w = cur_worker;
+	struct worker *w = mw->fast;
 
 	if (w == NULL)
 		return; /* not on the worker: nobody to tell */
@@ -694,25 +726,48 @@ msh_worker_end_session(struct msh_app *app, struct msh_app_shard *as)
 	tx_flush(w);
 }
 
+/* Packets other workers received for this worker's shards. */
+static uint16_t
+drain_handoffs(struct worker *w)
+{
+	struct rte_mbuf *ho[RX_BURST];
+	unsigned int n = rte_ring_sc_dequeue_burst(w->me->handoff, (void **)ho, RX_BURST, NULL);
+
+	if (n == 0)
+		return 0;
+	w->now_ns = wall_ns();
+	w->st->handoff_in += n;
+	for (unsigned int i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_mbuf_to_priv(ho[i + 1]));
+		on_udp(w, rte_mbuf_to_priv(ho[i]), NULL);
+		rte_pktmbuf_free(ho[i]);
+	}
+	return (uint16_t)n;
+}
+
 int
 msh_worker_main(void *arg)
 {
-	struct msh_app *app = arg;
+	struct msh_worker *me = arg;
+	struct msh_app *app = me->app;
 	struct worker *w;
 	struct rte_mbuf *rx[RX_BURST];
 	uint64_t hk_period, hk_next, idle = 0;
 	bool backoff = app->conf.app.idle == MSH_IDLE_BACKOFF;
+	bool has_rx = me->rx_queue >= 0;
 
 	w = rte_zmalloc_socket("msh_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, rte_socket_id());
 	if (w == NULL) {
-		MSH_LOG(ERR, "worker %u: no memory for its state", rte_lcore_id());
+		MSH_LOG(ERR, "worker %u: no memory for its state", me->idx);
 		app->quit = true;
 		return -1;
 	}
 	w->app = app;
+	w->me = me;
 	w->st = &app->stats[rte_lcore_id()];
 	w->port = app->ingest.eth.port_id;
-	w->queue = 0;
+	w->queue = me->tx_queue;
 	w->pool = app->ingest.eth.pool;
 	w->ifc = &app->ingest.ifc;
 	w->udp_port = app->ingest.conf->udp_port;
@@ -720,11 +775,19 @@ msh_worker_main(void *arg)
 	w->feed_payload = app->ingest.conf->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN;
 	hk_period = app->tsc_hz / 1000000 * HOUSEKEEPING_US;
 	hk_next = rte_rdtsc() + hk_period;
-	MSH_LOG(INFO, "worker %u: polling port %u queue %u (%s idle)", rte_lcore_id(), w->port,
-		w->queue, backoff ? "back-off" : "spin");
+	me->fast = w;
+	if (has_rx)
+		MSH_LOG(INFO, "worker %u on lcore %u: RX queue %d, TX queue %u, %u shard%s (%s idle)",
+			me->idx, rte_lcore_id(), me->rx_queue, w->queue, me->n_owned,
+			me->n_owned == 1 ? "" : "s", backoff ? "back-off" : "spin");
+	else
+		MSH_LOG(INFO, "worker %u on lcore %u: hand-offs only, TX queue %u, %u shard%s "
+			"(%s idle)", me->idx, rte_lcore_id(), w->queue, me->n_owned,
+			me->n_owned == 1 ? "" : "s", backoff ? "back-off" : "spin");
 
 	while (!app->quit) {
-		uint16_t n = rte_eth_rx_burst(w->port, w->queue, rx, RX_BURST);
+		uint16_t n = has_rx ? rte_eth_rx_burst(w->port, (uint16_t)me->rx_queue, rx, RX_BURST)
+				    : 0;
 
 		w->tsc = rte_rdtsc();
 		if (n > 0) {
@@ -735,15 +798,14 @@ msh_worker_main(void *arg)
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
-				on_frame(w, rx[i]);
-				rte_pktmbuf_free(rx[i]);
+				if (!on_frame(w, rx[i]))
+					rte_pktmbuf_free(rx[i]);
 			}
 		}
-		if (unlikely(!rte_ring_empty(app->cmd_ring))) {
+		n += drain_handoffs(w);
+		if (unlikely(!rte_ring_empty(me->cmd_ring))) {
 			tx_flush(w); /* a command may send (end of session): order */
-			cur_worker = w;
-			msh_worker_commands(app);
-			cur_worker = NULL;
+			msh_worker_commands(app, me);
 		}
 		fan_out(w);
 		if (unlikely(w->tsc >= hk_next)) {
@@ -765,6 +827,7 @@ msh_worker_main(void *arg)
 		}
 	}
 	tx_flush(w);
+	me->fast = NULL;
 	rte_free(w);
 	return 0;
 }

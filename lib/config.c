@@ -264,7 +264,10 @@ fmt_count(uint64_t v, char *buf, size_t len)
 	return buf;
 }
 
-/* An EAL core list ("0-3,8"): numbers and ranges separated by commas. */
+/* An EAL core list ("0-3,8"): numbers and ranges separated by commas, each
+ * a lone lcore optionally placed on one CPU ("0@0,1@1,2@1", EAL's --lcores
+ * form), so that a
+ * small test host can run more lcores than it has CPUs. Counts the lcores. */
 static int
 corelist_count(const char *s, unsigned int *count)
 {
@@ -272,7 +275,7 @@ corelist_count(const char *s, unsigned int *count)
 	unsigned int n = 0;
 
 	for (;;) {
-		uint64_t lo, hi;
+		uint64_t lo, hi, cpu;
 
 		if (parse_digits(&s, &lo) != 0)
 			return -EINVAL;
@@ -284,6 +287,14 @@ corelist_count(const char *s, unsigned int *count)
 		}
 		if (lo > hi || hi > MAX_LCORE_ID)
 			return -EINVAL;
+		if (*s == '@') {
+			/* EAL takes a lone lcore there (a range needs its group form). */
+			if (lo != hi)
+				return -EINVAL;
+			s++;
+			if (parse_digits(&s, &cpu) != 0 || cpu > MAX_LCORE_ID)
+				return -EINVAL;
+		}
 		for (uint64_t v = lo; v <= hi; v++) {
 			if ((seen[v / 64] >> (v % 64)) & 1)
 				continue;
@@ -524,6 +535,37 @@ fmt_enum(const struct conf_key *k, const void *obj, char *buf, size_t len)
 	snprintf(buf, len, "?%" PRIu64, v);
 }
 
+/* [shard] worker: a worker index, or auto. */
+static int
+set_worker(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
+{
+	const char *p = val;
+	uint64_t v;
+
+	if (strcmp(val, "auto") == 0) {
+		field_put(k, obj, MSH_WORKER_AUTO);
+		return 0;
+	}
+	if (parse_digits(&p, &v) != 0 || *p != '\0' || v >= 128) {
+		set_err(err, errlen, "%s: '%s' is not auto or a worker index 0 to 127", k->name,
+			val);
+		return -EINVAL;
+	}
+	field_put(k, obj, v);
+	return 0;
+}
+
+static void
+fmt_worker(const struct conf_key *k, const void *obj, char *buf, size_t len)
+{
+	uint64_t v = field_get(k, obj);
+
+	if (v == MSH_WORKER_AUTO)
+		snprintf(buf, len, "auto");
+	else
+		snprintf(buf, len, "%" PRIu64, v);
+}
+
 static int
 set_hex(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
 {
@@ -635,7 +677,7 @@ set_string(const struct conf_key *k, void *obj, const char *val, char *err, size
 	if ((k->flags & STR_CORELIST) && corelist_count(val, &cores) != 0) {
 		set_err(err, errlen,
 			"%s: '%s' is not a core list (use numbers and ranges up to %u, e.g. 0-1 or "
-			"0,2-5)", k->name, val, MAX_LCORE_ID);
+			"0,2-5, or LCORE@CPU: 0@0,1@1,2@1)", k->name, val, MAX_LCORE_ID);
 		return -EINVAL;
 	}
 	/* Clear the whole field, so that equal settings are equal bytes. */
@@ -765,7 +807,7 @@ static const struct conf_word spill_words[] = {
 #define A struct msh_appliance_conf
 static const struct conf_key appliance_keys[] = {
 	KEY_STRING(A, "lcores", lcores, 1, 0, STR_CORELIST, NULL, "0-1",
-		   "EAL lcore list: the main lcore plus one per worker (e.g. 0-3 or 0,2-4)"),
+		   "EAL lcore list: the main lcore plus one per worker (0-3, or 0@0,1@1,2@1)"),
 	KEY_COUNT(A, "workers", workers, 1, 128, "1",
 		  "worker lcores that poll the ports and own the shards (1 to 128)"),
 	KEY_SIZE(A, "arena_bytes", arena_bytes, 2ull << 20, UINT64_MAX, 0, "512M",
@@ -840,6 +882,9 @@ static const struct conf_key shard_keys[] = {
 		  "publishers tracked for deduplication (1 to 1048576)"),
 	KEY_COUNT(S, "max_subscribers", max_subscribers, 1, 65536, "64",
 		  "live subscriptions (1 to 65536)"),
+	{ .name = "worker", .set = set_worker, .fmt = fmt_worker, .def = "auto",
+	  .doc = "worker lcore that owns the shard: 0 to workers-1, or auto (fewest shards)",
+	  FIELD(S, worker) },
 };
 #undef S
 
@@ -1104,6 +1149,12 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 			set_err(err, errlen,
 				"[shard %s] replicas: 2 needs a [port NAME] with role = "
 				"replication", name);
+			return -EINVAL;
+		}
+		if (s->worker != MSH_WORKER_AUTO && s->worker >= a->workers) {
+			set_err(err, errlen,
+				"[shard %s] worker: %" PRIu32 " but there are %" PRIu32 " workers "
+				"(0 to %" PRIu32 ")", name, s->worker, a->workers, a->workers - 1);
 			return -EINVAL;
 		}
 		if (ingest != NULL && s->max_message + DATAGRAM_OVERHEAD > ingest->mtu) {

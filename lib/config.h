@@ -49,7 +49,11 @@ struct msh_shard_conf {
 	uint32_t max_message;        /**< max_message = size, 1..65535 */
 	uint32_t max_publishers;     /**< max_publishers = count (dedupe table bound) */
 	uint32_t max_subscribers;    /**< max_subscribers = count */
+	uint32_t worker;             /**< worker = index or auto (MSH_WORKER_AUTO) */
 };
+
+/** [shard] worker = auto: the appliance picks the worker with the fewest shards. */
+#define MSH_WORKER_AUTO UINT32_MAX
 
 /** One DPDK port ([port NAME]). */
 struct msh_port_conf {

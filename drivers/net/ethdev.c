@@ -18,8 +18,8 @@
 #define POOL_CACHE 256
 
 int
-msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_ethdev *p,
-		char *err, size_t errlen)
+msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
+		uint16_t priv_size, struct msh_ethdev *p, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
@@ -41,9 +41,19 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 		snprintf(err, errlen, "[port %s]: device info: %s", pc->name, rte_strerror(-rc));
 		return -1;
 	}
-	if (nb_queues > info.max_rx_queues || nb_queues > info.max_tx_queues) {
-		snprintf(err, errlen, "[port %s] rx_queues: %u, but %s has %u RX / %u TX queues",
-			 pc->name, nb_queues, name, info.max_rx_queues, info.max_tx_queues);
+	if (nb_rx > info.max_rx_queues || nb_tx > info.max_tx_queues) {
+		snprintf(err, errlen, "[port %s]: needs %u RX queues (rx_queues) and %u TX queues "
+			 "(one per worker), but %s has %u RX / %u TX (net_af_packet: add qpairs=N "
+			 "to the device)", pc->name, nb_rx, nb_tx, name, info.max_rx_queues,
+			 info.max_tx_queues);
+		return -1;
+	}
+	/* net_af_packet spreads what it receives over all its qpairs (a
+	 * PACKET_FANOUT group): a queue nobody polls would swallow packets. */
+	if (strcmp(info.driver_name, "net_af_packet") == 0 && nb_rx != info.max_rx_queues) {
+		snprintf(err, errlen, "[port %s] rx_queues: %u, but %s has qpairs=%u and spreads "
+			 "what it receives over all of them; set rx_queues = %u", pc->name, nb_rx,
+			 name, info.max_rx_queues, info.max_rx_queues);
 		return -1;
 	}
 	p->socket = rte_eth_dev_socket_id(p->port_id);
@@ -56,7 +66,8 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 		       (uint32_t)(RTE_PKTMBUF_HEADROOM + pc->mtu + RTE_ETHER_HDR_LEN +
 				  RTE_ETHER_CRC_LEN));
 	p->pool = rte_pktmbuf_pool_create(pool, pc->mtu > 1500 ? POOL_MBUFS / 4 : POOL_MBUFS,
-					  POOL_CACHE, 0, (uint16_t)room, p->socket);
+					  POOL_CACHE, RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN),
+					  (uint16_t)room, p->socket);
 	if (p->pool == NULL) {
 		snprintf(err, errlen, "[port %s]: mbuf pool on node %d: %s", pc->name, p->socket,
 			 rte_strerror(rte_errno));
@@ -68,7 +79,14 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 	 * buffers hold: configure within the reported limit, then raise it. */
 	overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
 	conf.rxmode.mtu = RTE_MIN((uint32_t)pc->mtu, info.max_rx_pktlen - overhead);
-	rc = rte_eth_dev_configure(p->port_id, nb_queues, nb_queues, &conf);
+	/* Spread flows over the RX queues where the device can (RSS on a NIC;
+	 * net_af_packet spreads its queues with PACKET_FANOUT_HASH itself). */
+	if (nb_rx > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+	}
+	rc = rte_eth_dev_configure(p->port_id, nb_rx, nb_tx, &conf);
 	if (rc == 0 && conf.rxmode.mtu < pc->mtu) {
 		rc = rte_eth_dev_set_mtu(p->port_id, pc->mtu);
 		if (rc != 0) {
@@ -79,11 +97,10 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 			return -1;
 		}
 	}
-	for (uint16_t q = 0; rc == 0 && q < nb_queues; q++) {
+	for (uint16_t q = 0; rc == 0 && q < nb_rx; q++)
 		rc = rte_eth_rx_queue_setup(p->port_id, q, RX_DESC, p->socket, NULL, p->pool);
-		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(p->port_id, q, TX_DESC, p->socket, NULL);
-	}
+	for (uint16_t q = 0; rc == 0 && q < nb_tx; q++)
+		rc = rte_eth_tx_queue_setup(p->port_id, q, TX_DESC, p->socket, NULL);
 	if (rc == 0)
 		rc = rte_eth_dev_start(p->port_id);
 	if (rc != 0) {
@@ -96,7 +113,8 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_e
 	 * see frames for the MAC we answer ARP with. */
 	rte_eth_promiscuous_enable(p->port_id);
 	rte_eth_macaddr_get(p->port_id, &p->mac);
-	p->nb_queues = nb_queues;
+	p->nb_rx = nb_rx;
+	p->nb_tx = nb_tx;
 	return 0;
 }
 

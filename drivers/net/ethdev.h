@@ -2,8 +2,9 @@
  * Copyright(c) 2026 memshard authors
  *
  * DPDK ethdev ports for the appliance: the same code opens a real NIC or a
- * vdev (net_af_packet, net_tap, net_memif, net_ring, net_null): one RX and one
- * TX queue per worker, an mbuf pool on the port's NUMA node.
+ * vdev (net_af_packet, net_tap, net_memif, net_ring, net_null): RX queues
+ * spread over the workers, one TX queue per worker, an mbuf pool on the
+ * port's NUMA node.
  */
 #ifndef MSH_DRV_ETHDEV_H
 #define MSH_DRV_ETHDEV_H
@@ -21,16 +22,17 @@ struct msh_ethdev {
 	int socket;
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool;
-	uint16_t nb_queues;
+	uint16_t nb_rx, nb_tx;
 };
 
 /**
  * Find the port of @p pc->device (EAL probed it from --vdev or -a), configure
- * @p nb_queues RX/TX queue pairs with a pool on its NUMA node, and start it.
+ * @p nb_rx RX and @p nb_tx TX queues with a pool on its NUMA node whose mbufs
+ * have @p priv_size bytes of private area (rte_mbuf_to_priv), and start it.
  * @return 0, or -1 with a reason in @p err.
  */
-int msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_queues, struct msh_ethdev *p,
-		    char *err, size_t errlen);
+int msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
+		    uint16_t priv_size, struct msh_ethdev *p, char *err, size_t errlen);
 
 /** Stop and close the port and free its pool. */
 void msh_ethdev_close(struct msh_ethdev *p);

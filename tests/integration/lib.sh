@@ -38,7 +38,7 @@ at_exit() {
 	for c in "${MSH_CLEANUPS[@]}"; do
 		eval "$c" >/dev/null 2>&1
 	done
-	rm -rf "$MSH_TMP"
+	[ -n "${MSH_KEEP:-}" ] || rm -rf "$MSH_TMP"
 }
 trap at_exit EXIT
 
@@ -112,8 +112,9 @@ msh_start() {
 	MSH_PID=$!
 	MSH_PIDS+=("$MSH_PID")
 	MSH_CLEANUPS+=("rm -rf /var/run/dpdk/msh-it$$")
+	# Ready, or gone (then say why at once instead of waiting out the time).
 	wait_for 30 "memshard ready (log: $MSH_TMP/memshard.err)" \
-		grep -q 'memshard: ready' "$MSH_TMP/memshard.err"
+		sh -c "grep -q 'memshard: ready' '$MSH_TMP/memshard.err' || ! kill -0 $MSH_PID"
 	kill -0 "$MSH_PID" 2>/dev/null || { cat "$MSH_TMP/memshard.err" >&2; fail "memshard exited"; }
 }
 

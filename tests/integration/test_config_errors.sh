@@ -71,11 +71,10 @@ rc=$?
 [ "$rc" -eq 1 ] || fail "missing file: exit $rc"
 case "$out" in *"$MSH_TMP/nope.conf"*) ok "missing file: $out" ;; *) fail "missing file: $out" ;; esac
 
-# What the configuration accepts but this version does not serve is refused at
-# start-up, never silently ignored.
+# Workers need lcores: refused before EAL starts, with what to change.
 cat >"$MSH_TMP/workers.conf" <<'EOT'
 [appliance]
-lcores = 0-2
+lcores = 0@0,1@1
 workers = 2
 [port ingest]
 device = net_null0
@@ -83,8 +82,9 @@ address = 10.77.0.1/24
 EOT
 out=$("$BIN" -c "$MSH_TMP/workers.conf" 2>&1)
 rc=$?
-[ "$rc" -eq 1 ] || fail "workers = 2: exit $rc, expected 1 ($out)"
-case "$out" in *"[appliance] workers: 2"*) ok "workers = 2 refused: $out" ;; *) fail "workers = 2: $out" ;; esac
+[ "$rc" -eq 1 ] || fail "workers = 2 on 2 lcores: exit $rc, expected 1 ($out)"
+case "$out" in *"[appliance] workers: 2 workers need 3 lcores"*) ok "workers = 2 on 2 lcores refused: $out" ;;
+*) fail "workers = 2: $out" ;; esac
 
 # The documented example is valid, and a dump of it loads back the same.
 out=$("$BIN" -c config/memshard.conf --check 2>&1) || fail "example config: $out"

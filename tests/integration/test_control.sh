@@ -24,7 +24,7 @@ v=$(ctl --json stats | J 'd["acks"]["OK"], d["publish"], d["shards"][0]["next_se
 	fail "stats: $(ctl stats 2>&1)"
 [ "$v" = "10 10 1001" ] || fail "stats: acks.OK, publish, next_seq = $v, expected 10 10 1001"
 ok "stats agree with the data path: $v"
-v=$(ctl --json stats | J 'sum(l["publish"] for l in d["lcores"]), d["memory"][0]["arena_used"] > 0')
+v=$(ctl --json stats | J 'sum(l["publish"] for l in d["workers"]), d["memory"][0]["arena_used"] > 0')
 [ "$v" = "10 True" ] || fail "per-lcore publish / per-node memory: $v"
 ok "per-lcore counters add up and memory per node is shown: $v"
 v=$(ctl --json stats | J 'd["ports"][0]["ipackets"] >= 10, d["shard_totals"]["appended_msgs"]')

@@ -158,6 +158,8 @@ test_appliance_keys(void **state)
 
 #define SET(k, v) assert_int_equal(msh_conf_set_appliance(&a, k, v, err, sizeof(err)), 0)
 	memset(&a, 0, sizeof(a));
+	SET("lcores", "0@0,1@1,2@1");
+	assert_string_equal(a.lcores, "0@0,1@1,2@1");
 	SET("lcores", "0,2-5");
 	assert_string_equal(a.lcores, "0,2-5");
 	SET("workers", "4");
@@ -528,7 +530,12 @@ test_bad_values(void **state)
 					     "'_' and '-'" },
 		{ 'a', "file_prefix", "", "file_prefix: must not be empty" },
 		{ 'a', "lcores", "1-0", "lcores: '1-0' is not a core list (use numbers and ranges "
-					"up to 1023, e.g. 0-1 or 0,2-5)" },
+					"up to 1023, e.g. 0-1 or 0,2-5, or LCORE@CPU: "
+					"0@0,1@1,2@1)" },
+		{ 'a', "lcores", "1-2@1", "is not a core list" },
+		{ 'a', "lcores", "0@", "is not a core list" },
+		{ 'a', "lcores", "0@1-2", "is not a core list" },
+		{ 'a', "lcores", "0@1024", "is not a core list" },
 		{ 'a', "lcores", "0-1024", "is not a core list" },
 		{ 'a', "lcores", "0,", "is not a core list" },
 		{ 'a', "lcores", "0-", "is not a core list" },
@@ -814,6 +821,11 @@ test_cross_checks(void **state)
 		{ "[appliance]\nworkers = 2\n",
 		  "t.conf: [appliance] workers: 2 workers need 3 lcores (the main lcore and one "
 		  "per worker), lcores 0-1 has 2" },
+		{ "[shard ticks]\nworker = 1\n",
+		  "t.conf: [shard ticks] worker: 1 but there are 1 workers (0 to 0)" },
+		{ "[shard ticks]\nworker = any\n",
+		  "t.conf:2: [shard ticks] worker: 'any' is not auto or a worker index 0 to 127" },
+		{ "[shard ticks]\nworker = 128\n", "is not auto or a worker index" },
 		{ "[appliance]\nlease_default = 10m\n",
 		  "t.conf: [appliance] lease_default: 10m is longer than lease_max 5m" },
 		/* and what they allow */
@@ -821,7 +833,8 @@ test_cross_checks(void **state)
 		  "[port a]\ndevice = x\naddress = 10.0.0.1/24\nmtu = 9000\nrx_queues = 2\n"
 		  "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\n"
 		  "[shard ticks]\nreplicas = 2\nacks = all\nstorage = persistent\nspill = disk\n"
-		  "max_message = 8938\n[shard big]\nmax_bytes = 4G\nsegment_bytes = 2G\n",
+		  "max_message = 8938\nworker = 1\n[shard big]\nmax_bytes = 4G\n"
+		  "segment_bytes = 2G\nworker = auto\n",
 		  "" },
 	};
 	struct msh_conf *c = conf_new(), *before = conf_new();
@@ -1065,7 +1078,7 @@ test_example_file(void **state)
 			fail_msg("%s: key '%.*s' has no comment", path, (int)(eq - line), line);
 		keys++;
 	}
-	assert_int_equal(keys, 14 + 7 + 12);
+	assert_int_equal(keys, 14 + 7 + 13);
 	free(text);
 	free(example);
 	free(c);
