@@ -24,6 +24,10 @@
 #define MSH_SEGMENT_MIN_BYTES 4096u
 
 #define MSH_SEG_F_SEALED 0x1u
+/** Queued for the spill lcore: its slot must not be reused until written. */
+#define MSH_SEG_F_SPILL_PENDING 0x2u
+/** On disk in a verified spill file: its memory may be dropped at any time. */
+#define MSH_SEG_F_SPILLED 0x4u
 
 /** One index entry; entry i describes message first_seq + i. */
 struct msh_idx {

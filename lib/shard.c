@@ -2,7 +2,8 @@
  * Copyright(c) 2026 memshard authors
  *
  * Shard region layout, publish and append (fast path first, then the rarer
- * path that crosses segments and applies on_full), reads and sealing.
+ * path that crosses segments and applies on_full), replicated appends at given
+ * sequence numbers, truncation and reset, reads and sealing.
  */
 #include <errno.h>
 
@@ -131,11 +132,37 @@ seal_active(struct msh_shard *s, uint64_t now, enum msh_seal_reason why)
 		s->on_seal(s->hook_ctx, s, seg, why);
 }
 
-/* Sealed segments that could be evicted now (the active one never is). */
+/* Sealed segments that could be dropped now, oldest first (the active one
+ * never is): spilled ones always, others only under on_full=evict, and none
+ * from the first one still waiting to be spilled. *pending tells whether a
+ * spill in progress held the count back. */
+static uint32_t
+evictable_why(const struct msh_shard *s, bool *pending)
+{
+	uint32_t sealed = s->seg_n - (s->active ? 1 : 0), n = 0;
+
+	*pending = false;
+	for (; n < sealed; n++) {
+		uint32_t f = seg_at(s, n)->flags;
+
+		if (f & MSH_SEG_F_SPILLED)
+			continue;
+		if (f & MSH_SEG_F_SPILL_PENDING) {
+			*pending = true;
+			break;
+		}
+		if (s->on_full != MSH_ON_FULL_EVICT)
+			break;
+	}
+	return n;
+}
+
 static inline uint32_t
 evictable(const struct msh_shard *s)
 {
-	return s->seg_n - (s->active ? 1 : 0);
+	bool pending;
+
+	return evictable_why(s, &pending);
 }
 
 static void
@@ -145,8 +172,13 @@ evict_oldest(struct msh_shard *s)
 
 	if (s->on_evict)
 		s->on_evict(s->hook_ctx, s, seg);
-	s->stats.evicted_segments++;
-	s->stats.evicted_msgs += seg->count;
+	if (seg->flags & MSH_SEG_F_SPILLED) {
+		s->stats.released_segments++;
+		s->stats.released_msgs += seg->count;
+	} else {
+		s->stats.evicted_segments++;
+		s->stats.evicted_msgs += seg->count;
+	}
 	s->seg_head = s->seg_head + 1 == s->n_slots ? 0 : s->seg_head + 1;
 	s->seg_n--;
 	s->free_slots[s->n_free++] = seg;
@@ -214,9 +246,13 @@ append_slow(struct msh_shard *s, const uint8_t *blocks, uint32_t blocks_len, uin
 		 * The oldest go first, so the segment being filled now is never
 		 * one of them when this many are evictable. */
 		uint64_t evictions = (uint64_t)s->seg_n + need - s->slot_limit;
+		bool pending;
 
-		if (s->on_full != MSH_ON_FULL_EVICT || evictions > evictable(s))
+		if (evictions > evictable_why(s, &pending)) {
+			if (pending)
+				s->stats.spill_waits++;
 			return -ENOSPC;
+		}
 	}
 	if (n0 > 0)
 		msh_segment_append_blocks(s->active, blocks, l0, n0, now);
@@ -263,6 +299,156 @@ msh_shard_append(struct msh_shard *s, const uint8_t *blocks, uint32_t blocks_len
 		s->stats.appended_bytes += blocks_len;
 	}
 	return rc;
+}
+
+int
+msh_shard_append_at(struct msh_shard *s, uint64_t first_seq, const uint8_t *blocks,
+		    uint32_t blocks_len, uint32_t count, uint64_t now_ns)
+{
+	uint64_t seq;
+	int rc;
+
+	if (count == 0 || first_seq == 0 || first_seq + count < first_seq)
+		return -EINVAL;
+	if (first_seq < s->next_seq)
+		return -EALREADY;
+	if (first_seq > s->next_seq)
+		return -ENOMSG;
+	rc = msh_shard_append(s, blocks, blocks_len, count, now_ns, &seq);
+	if (rc != 0) {
+		s->stats.full_rejects++;
+		s->stats.full_reject_msgs += count;
+	}
+	return rc;
+}
+
+uint64_t
+msh_shard_ts(const struct msh_shard *s, uint64_t seq)
+{
+	const struct msh_segment *seg = msh_shard_find(s, seq);
+
+	return seg ? msh_segment_ts(seg, seq) : 0;
+}
+
+/* Whether dropping messages >= seq would cut or free a segment that the spill
+ * lcore may be reading right now. */
+static bool
+drop_blocked(const struct msh_shard *s, uint64_t seq)
+{
+	for (uint32_t i = s->seg_n; i-- > 0;) {
+		const struct msh_segment *seg = seg_at(s, i);
+
+		if (msh_segment_end_seq(seg) <= seq)
+			break;
+		if (seg->flags & MSH_SEG_F_SPILL_PENDING)
+			return true;
+	}
+	return false;
+}
+
+/* Take messages >= seq out of the segments, newest segment first; returns the
+ * bytes of blocks freed. Leaves next_seq and the dedupe table to the caller,
+ * who has checked drop_blocked(). */
+static uint64_t
+drop_from(struct msh_shard *s, uint64_t seq)
+{
+	uint64_t bytes = 0;
+
+	while (s->seg_n > 0) {
+		struct msh_segment *seg = seg_at(s, s->seg_n - 1);
+		uint32_t keep, len;
+
+		if (msh_segment_end_seq(seg) <= seq)
+			break;
+		keep = seg->first_seq >= seq ? 0 : (uint32_t)(seq - seg->first_seq);
+		if (s->on_truncate)
+			s->on_truncate(s->truncate_ctx, s, seg, keep);
+		if (keep == 0) {
+			bytes += seg->data_len;
+			if (seg == s->active)
+				s->active = NULL;
+			s->seg_n--;
+			s->free_slots[s->n_free++] = seg;
+			continue;
+		}
+		/* Index entries past keep become free room again: appends to an
+		 * active segment overwrite them, a sealed one stays sealed. */
+		len = msh_segment_idx(seg, keep)->off;
+		bytes += seg->data_len - len;
+		seg->data_len = len;
+		seg->count = keep;
+		seg->flags &= ~MSH_SEG_F_SPILLED;
+		break;
+	}
+	return bytes;
+}
+
+/* Forget (reset to "never seen") every publisher appended at or after @p ts.
+ * An entry with next_seq 1 and no holes behaves exactly like a missing one in
+ * msh_dedupe_check() and msh_dedupe_advance(); keeping it saves rehashing the
+ * table, and its old last_seen makes it the first to go when room is needed.
+ * Done here because dedupe.h exposes the entries and this is the only caller. */
+static uint64_t
+dedupe_forget_since(struct msh_dedupe *d, uint64_t ts)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i <= d->mask; i++) {
+		struct msh_dedupe_entry *e = &d->slot[i];
+
+		if (e->next_seq != 0 && e->last_seen >= ts && (e->next_seq != 1 || e->n_holes)) {
+			e->next_seq = 1;
+			e->n_holes = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+int
+msh_shard_truncate(struct msh_shard *s, uint64_t seq)
+{
+	uint64_t ts = 0;
+
+	if (seq == 0)
+		return -EINVAL;
+	if (seq >= s->next_seq)
+		return 0;
+	if (drop_blocked(s, seq))
+		return -EBUSY;
+	/* Read the timestamp before the index entry goes; 0 (not in memory)
+	 * forgets every publisher. */
+	if (seq >= msh_shard_first_seq(s))
+		ts = msh_shard_ts(s, seq);
+	s->stats.dedupe_forgotten += dedupe_forget_since(s->dedupe, ts);
+	s->stats.truncated_bytes += drop_from(s, seq);
+	s->stats.truncations++;
+	s->stats.truncated_msgs += s->next_seq - seq;
+	s->next_seq = seq;
+	return 0;
+}
+
+int
+msh_shard_reset(struct msh_shard *s, uint64_t next_seq)
+{
+	uint64_t first = msh_shard_first_seq(s);
+
+	if (next_seq < s->next_seq)
+		return -EINVAL;
+	if (drop_blocked(s, first))
+		return -EBUSY;
+	s->stats.resets++;
+	s->stats.reset_msgs += s->next_seq - first;
+	drop_from(s, first);
+	s->next_seq = next_seq;
+	return 0;
+}
+
+void
+msh_shard_set_truncate_hook(struct msh_shard *s, msh_truncate_hook_t on_truncate, void *ctx)
+{
+	s->on_truncate = on_truncate;
+	s->truncate_ctx = ctx;
 }
 
 /* Byte offset of block @p n in a validated run. */
@@ -398,6 +584,19 @@ msh_shard_set_max_bytes(struct msh_shard *s, uint64_t max_bytes)
 		while (s->seg_n > s->slot_limit && evictable(s) > 0)
 			evict_oldest(s);
 	return 0;
+}
+
+uint32_t
+msh_shard_release_spilled(struct msh_shard *s)
+{
+	uint32_t n = 0;
+
+	while (s->seg_n > 0 && seg_at(s, 0) != s->active &&
+	       (seg_at(s, 0)->flags & MSH_SEG_F_SPILLED)) {
+		evict_oldest(s);
+		n++;
+	}
+	return n;
 }
 
 void

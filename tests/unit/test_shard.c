@@ -3,7 +3,10 @@
  *
  * Unit tests of lib/shard: region layout, publish (dedupe + all-or-nothing
  * append), seal by size, age and command, reads across segments, reject and
- * evict at max_bytes, live limit changes, hooks.
+ * evict at max_bytes, live limit changes, hooks; the secondary's side:
+ * append at given sequence numbers (overlap, gap, full), truncation inside
+ * the active segment, across sealed ones and below what memory retains, its
+ * effect on publisher dedupe, and reset.
  */
 #include <errno.h>
 
@@ -420,6 +423,382 @@ test_random_against_model(void **state)
 	free(s);
 }
 
+/* ---- replication support: append_at, truncate, reset ----------------- */
+
+/* Messages of a second history: same lengths, other bytes (t_msg_byte of a
+ * far-away index), so a test sees which history a seq holds. */
+#define OTHER 1000000u
+
+static uint32_t
+blocks_of(uint8_t *buf, uint64_t first, uint32_t n, uint16_t (*len_of)(uint64_t))
+{
+	return t_blocks(buf, first, n, len_of);
+}
+
+static void
+pub_as(struct msh_shard *s, uint32_t id, uint64_t pseq, uint64_t content, uint32_t n,
+       uint64_t now, struct msh_pub_result *r)
+{
+	static uint8_t buf[70000];
+	uint32_t len = t_blocks(buf, content, n, len_100);
+
+	msh_shard_publish(s, id, pseq, buf, len, n, now, r);
+}
+
+/* Check that seq .. seq+n-1 hold the messages of content index from.. */
+static void
+check_range(const struct msh_shard *s, uint64_t seq, uint64_t from, uint64_t n,
+	    uint16_t (*len_of)(uint64_t))
+{
+	struct msh_span sp;
+
+	while (n > 0) {
+		int got = msh_shard_read(s, seq, (uint32_t)MSH_MIN(n, 64u), 65535, &sp);
+
+		assert_true(got > 0);
+		t_check_blocks(sp.data, sp.len, from, (uint32_t)got, len_of);
+		seq += (uint64_t)got;
+		from += (uint64_t)got;
+		n -= (uint64_t)got;
+	}
+}
+
+static void
+test_append_at_exact_overlap_gap(void **state)
+{
+	static uint8_t buf[70000];
+	struct msh_shard_conf c;
+	struct msh_shard *s, *p;
+	struct msh_pub_result r;
+	uint32_t len;
+
+	(void)state;
+	conf_small(&c, 8, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	len = blocks_of(buf, 1, 10, len_var);
+	assert_int_equal(msh_shard_append_at(s, 1, buf, len, 10, 5), 0);
+	assert_true(s->next_seq == 11);
+	/* The same run again, a run overlapping the end, one starting inside:
+	 * "already have (the start of) it", nothing appended. */
+	assert_int_equal(msh_shard_append_at(s, 1, buf, len, 10, 5), -EALREADY);
+	len = blocks_of(buf, 8, 6, len_var);
+	assert_int_equal(msh_shard_append_at(s, 8, buf, len, 6, 5), -EALREADY);
+	/* A gap: 11 is missing. */
+	len = blocks_of(buf, 12, 3, len_var);
+	assert_int_equal(msh_shard_append_at(s, 12, buf, len, 3, 5), -ENOMSG);
+	assert_int_equal(msh_shard_append_at(s, 11, buf, len, 0, 5), -EINVAL);
+	assert_int_equal(msh_shard_append_at(s, 0, buf, len, 3, 5), -EINVAL);
+	assert_int_equal(msh_shard_append_at(s, UINT64_MAX - 1, buf, len, 3, 5), -EINVAL);
+	assert_true(s->next_seq == 11);
+	assert_true(s->stats.appended_msgs == 10);
+	len = blocks_of(buf, 11, 300, len_var);
+	assert_int_equal(msh_shard_append_at(s, 11, buf, len, 300, 6), 0);
+	assert_true(read_all(s, 1, len_var) == 311);
+	assert_true(msh_shard_ts(s, 5) == 5 && msh_shard_ts(s, 11) == 6);
+	assert_true(msh_shard_ts(s, 311) == 0);
+
+	/* Fed the same messages in other batches, a secondary lays its
+	 * segments out exactly as the primary did. */
+	p = shard_new(&c);
+	for (uint64_t q = 1; q < 311;) {
+		uint32_t n = (uint32_t)MSH_MIN(1 + q % 13, 311 - q);
+
+		pub(p, q, n, len_var, 0, &r);
+		assert_int_equal(r.status, MSH_S_OK);
+		q += n;
+	}
+	assert_int_equal(p->seg_n, s->seg_n);
+	for (uint64_t q = 1; q < 311; q++)
+		assert_true(msh_shard_find(p, q)->first_seq == msh_shard_find(s, q)->first_seq);
+	free(p);
+	free(s);
+}
+
+static void
+test_append_at_full_reject_and_evict(void **state)
+{
+	static uint8_t buf[70000];
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	uint32_t len = blocks_of(buf, 1, 10, len_100);
+	uint64_t next;
+
+	(void)state;
+	conf_small(&c, 2, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	while (msh_shard_append_at(s, s->next_seq, buf, len, 10, 0) == 0)
+		;
+	next = s->next_seq;
+	assert_int_equal(msh_shard_append_at(s, next, buf, len, 10, 0), -ENOSPC);
+	assert_true(s->next_seq == next);
+	assert_true(s->stats.full_rejects == 2 && s->stats.full_reject_msgs == 20);
+	msh_shard_set_on_full(s, MSH_ON_FULL_EVICT);
+	assert_int_equal(msh_shard_append_at(s, next, buf, len, 10, 0), 0);
+	assert_true(s->next_seq == next + 10);
+	assert_true(s->stats.evicted_segments == 1);
+	free(s);
+}
+
+struct trunc_log {
+	int n;
+	uint64_t first[8];
+	uint32_t keep[8];
+};
+
+static void
+on_truncate(void *ctx, struct msh_shard *s, struct msh_segment *seg, uint32_t keep)
+{
+	struct trunc_log *t = ctx;
+
+	(void)s;
+	assert_true(t->n < 8);
+	assert_true(keep < seg->count); /* only called for segments that change */
+	t->first[t->n] = seg->first_seq;
+	t->keep[t->n] = keep;
+	t->n++;
+}
+
+static void
+test_truncate_inside_active(void **state)
+{
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+	struct trunc_log log = {0};
+	struct msh_span sp;
+	uint32_t room;
+
+	(void)state;
+	conf_small(&c, 4, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	msh_shard_set_truncate_hook(s, on_truncate, &log);
+	pub(s, 1, 30, len_100, 10, &r);
+	room = msh_segment_room(s->active);
+	assert_int_equal(msh_shard_truncate(s, 21), 0);
+	assert_true(s->next_seq == 21);
+	assert_int_equal(s->seg_n, 1);
+	assert_non_null(s->active);
+	assert_int_equal(s->active->count, 20);
+	assert_int_equal(s->active->data_len, 20 * 102);
+	assert_int_equal(msh_segment_room(s->active), room + 10 * (102 + MSH_IDX_ENTRY_LEN));
+	assert_int_equal(log.n, 1);
+	assert_true(log.first[0] == 1 && log.keep[0] == 20);
+	assert_true(s->stats.truncations == 1 && s->stats.truncated_msgs == 10);
+	assert_true(s->stats.truncated_bytes == 10 * 102);
+	assert_true(s->stats.appended_msgs == 30); /* counters only grow */
+	assert_int_equal(msh_shard_read(s, 21, 10, 1400, &sp), 0);
+	assert_true(read_all(s, 1, len_100) == 21);
+	/* The next messages go in at 21 in the same segment, other content. */
+	{
+		static uint8_t buf[4096];
+		uint32_t len = blocks_of(buf, OTHER, 5, len_100);
+
+		assert_int_equal(msh_shard_append_at(s, 21, buf, len, 5, 20), 0);
+	}
+	assert_int_equal(s->seg_n, 1);
+	check_range(s, 1, 1, 20, len_100);
+	check_range(s, 21, OTHER, 5, len_100);
+	/* No-ops and errors. */
+	assert_int_equal(msh_shard_truncate(s, 26), 0);
+	assert_int_equal(msh_shard_truncate(s, 1000), 0);
+	assert_int_equal(msh_shard_truncate(s, 0), -EINVAL);
+	assert_true(s->next_seq == 26 && s->stats.truncations == 1);
+	free(s);
+}
+
+static void
+test_truncate_across_sealed(void **state)
+{
+	static uint8_t buf[70000];
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+	struct trunc_log log = {0};
+	uint64_t cap_msgs = 0;
+	uint32_t len;
+
+	(void)state;
+	conf_small(&c, 4, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	msh_shard_set_truncate_hook(s, on_truncate, &log);
+	/* 68 messages of 100 bytes per segment ((8192 - 64) / 118): 1-68,
+	 * 69-136, 137-150. */
+	pub(s, 1, 150, len_100, 10, &r);
+	assert_int_equal(s->seg_n, 3);
+	assert_true(msh_shard_find(s, 69)->first_seq == 69);
+	assert_int_equal(msh_shard_truncate(s, 50), 0);
+	/* Newest first: the active one and the second go whole, the first keeps 49. */
+	assert_int_equal(log.n, 3);
+	assert_true(log.first[0] == 137 && log.keep[0] == 0);
+	assert_true(log.first[1] == 69 && log.keep[1] == 0);
+	assert_true(log.first[2] == 1 && log.keep[2] == 49);
+	assert_int_equal(s->seg_n, 1);
+	assert_null(s->active);
+	assert_int_equal(s->n_free, s->n_slots - 1);
+	assert_true(msh_segment_sealed(msh_shard_find(s, 1)));
+	assert_int_equal(msh_shard_find(s, 1)->count, 49);
+	assert_null(msh_shard_find(s, 50));
+	assert_true(s->stats.truncated_msgs == 101);
+	assert_true(s->stats.truncated_bytes == 101 * 102);
+	assert_true(read_all(s, 1, len_100) == 50);
+	/* A sealed segment stays sealed: 50 opens a new one. Every freed slot
+	 * is usable again: the shard now takes exactly the messages that fit
+	 * three more segments. */
+	len = blocks_of(buf, OTHER, 1, len_100);
+	while (msh_shard_append_at(s, s->next_seq, buf, len, 1, 20) == 0)
+		cap_msgs++;
+	assert_true(cap_msgs == 3 * 68);
+	assert_int_equal(s->seg_n, 4);
+	assert_true(msh_shard_find(s, 50)->first_seq == 50);
+	check_range(s, 1, 1, 49, len_100);
+
+	/* At a segment boundary: the segment before keeps all it had. */
+	log.n = 0;
+	assert_int_equal(msh_shard_truncate(s, 118), 0); /* 50-117 is the second segment */
+	assert_int_equal(s->seg_n, 2);
+	assert_int_equal(log.n, 2);
+	assert_true(log.first[0] == 186 && log.keep[0] == 0);
+	assert_true(log.first[1] == 118 && log.keep[1] == 0);
+	assert_int_equal(msh_shard_find(s, 117)->count, 68);
+	assert_true(s->next_seq == 118);
+	check_range(s, 1, 1, 49, len_100);
+	for (uint64_t q = 50; q < 118; q++)
+		check_range(s, q, OTHER, 1, len_100);
+	free(s);
+}
+
+static void
+test_truncate_below_retained(void **state)
+{
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+	uint64_t first;
+
+	(void)state;
+	conf_small(&c, 3, MSH_ON_FULL_EVICT);
+	s = shard_new(&c);
+	for (uint64_t q = 1; q < 1000; q += 10)
+		pub(s, q, 10, len_100, q, &r);
+	first = msh_shard_first_seq(s);
+	assert_true(first > 100);
+	assert_int_equal(msh_shard_truncate(s, 100), 0);
+	assert_int_equal(s->seg_n, 0);
+	assert_null(s->active);
+	assert_int_equal(s->n_free, s->n_slots);
+	assert_true(s->next_seq == 100 && msh_shard_first_seq(s) == 100);
+	assert_true(s->stats.truncated_msgs == 1001 - 100);
+	/* Message 100 is not in memory: every publisher is forgotten, so the
+	 * retry of the last datagram is accepted again. */
+	assert_true(s->stats.dedupe_forgotten == 1);
+	pub(s, 991, 10, len_100, 2000, &r);
+	assert_int_equal(r.status, MSH_S_OK);
+	assert_true(r.first_seq == 100);
+	check_range(s, 100, 991, 10, len_100);
+	free(s);
+}
+
+static void
+test_truncate_forgets_only_publishers_past_seq(void **state)
+{
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+
+	(void)state;
+	conf_small(&c, 8, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	pub_as(s, 1, 1, 1, 10, 100, &r);   /* A: 1-10 at t=100 */
+	pub_as(s, 2, 1, 11, 10, 200, &r);  /* B: 11-20 at t=200 */
+	pub_as(s, 3, 1, 21, 5, 300, &r);   /* C: 21-25 at t=300 */
+	pub_as(s, 1, 11, 26, 5, 400, &r);  /* A: 26-30 at t=400 */
+	assert_true(s->next_seq == 31);
+	assert_int_equal(msh_shard_truncate(s, 21), 0);
+	/* Appended at or after ts(21) = 300: C and A. B only before. */
+	assert_true(s->stats.dedupe_forgotten == 2);
+	assert_true(msh_dedupe_next(s->dedupe, 2) == 11);
+	assert_true(msh_dedupe_next(s->dedupe, 3) == 1);
+	assert_true(msh_dedupe_next(s->dedupe, 1) == 1);
+	/* B's retry is still a duplicate; C's and A's retries go in again. */
+	pub_as(s, 2, 1, 11, 10, 500, &r);
+	assert_int_equal(r.status, MSH_S_DUPLICATE);
+	pub_as(s, 3, 1, 21, 5, 500, &r);
+	assert_int_equal(r.status, MSH_S_OK);
+	assert_true(r.first_seq == 21);
+	pub_as(s, 1, 11, 26, 5, 600, &r);
+	assert_int_equal(r.status, MSH_S_OK);
+	assert_true(r.first_seq == 26 && r.gap == 10); /* forgotten: 1-10 look skipped */
+	check_range(s, 1, 1, 30, len_100);
+	/* Truncating at A's new messages (t=600) forgets A alone: C was last
+	 * appended at t=500, before message 26. */
+	assert_int_equal(msh_shard_truncate(s, 26), 0);
+	assert_true(s->stats.dedupe_forgotten == 3);
+	assert_true(msh_dedupe_next(s->dedupe, 3) == 6);
+	assert_true(msh_dedupe_next(s->dedupe, 1) == 1);
+	free(s);
+}
+
+static void
+test_truncate_and_reset_wait_for_spill(void **state)
+{
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+	struct msh_segment *seg;
+
+	(void)state;
+	conf_small(&c, 4, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	pub(s, 1, 150, len_100, 10, &r); /* segments at 1, 69, 137 */
+	seg = (struct msh_segment *)msh_shard_find(s, 69);
+	assert_true(seg->first_seq == 69);
+	seg->flags |= MSH_SEG_F_SPILL_PENDING;
+	assert_int_equal(msh_shard_truncate(s, 100), -EBUSY);
+	assert_int_equal(msh_shard_truncate(s, 69), -EBUSY);
+	assert_int_equal(msh_shard_reset(s, 500), -EBUSY);
+	assert_true(s->next_seq == 151 && s->seg_n == 3 && s->stats.truncations == 0);
+	assert_int_equal(msh_shard_truncate(s, 137), 0); /* above it: allowed */
+	assert_true(s->next_seq == 137 && s->seg_n == 2);
+	seg->flags = (seg->flags & ~MSH_SEG_F_SPILL_PENDING) | MSH_SEG_F_SPILLED;
+	assert_int_equal(msh_shard_truncate(s, 100), 0);
+	assert_false(seg->flags & MSH_SEG_F_SPILLED); /* its file is no longer right */
+	assert_true(read_all(s, 1, len_100) == 100);
+	free(s);
+}
+
+static void
+test_reset_keeps_dedupe(void **state)
+{
+	static uint8_t buf[4096];
+	struct msh_shard_conf c;
+	struct msh_shard *s;
+	struct msh_pub_result r;
+	struct trunc_log log = {0};
+	uint32_t len;
+
+	(void)state;
+	conf_small(&c, 4, MSH_ON_FULL_REJECT);
+	s = shard_new(&c);
+	msh_shard_set_truncate_hook(s, on_truncate, &log);
+	pub(s, 1, 100, len_100, 10, &r);
+	assert_int_equal(msh_shard_reset(s, 50), -EINVAL); /* backwards: use truncate */
+	assert_int_equal(msh_shard_reset(s, 500), 0);
+	assert_int_equal(log.n, 2);
+	assert_int_equal(s->seg_n, 0);
+	assert_int_equal(s->n_free, s->n_slots);
+	assert_true(s->next_seq == 500 && msh_shard_first_seq(s) == 500);
+	assert_true(s->stats.resets == 1 && s->stats.reset_msgs == 100);
+	pub(s, 1, 100, len_100, 20, &r); /* publisher state survives */
+	assert_int_equal(r.status, MSH_S_DUPLICATE);
+	len = blocks_of(buf, OTHER, 3, len_100);
+	assert_int_equal(msh_shard_append_at(s, 499, buf, len, 3, 30), -EALREADY);
+	assert_int_equal(msh_shard_append_at(s, 500, buf, len, 3, 30), 0);
+	check_range(s, 500, OTHER, 3, len_100);
+	assert_int_equal(msh_shard_reset(s, 503), 0); /* at next_seq: drops memory only */
+	assert_true(s->next_seq == 503 && s->seg_n == 0);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -433,6 +812,14 @@ main(void)
 		cmocka_unit_test(test_dedupe_through_publish),
 		cmocka_unit_test(test_live_limit_changes),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_append_at_exact_overlap_gap),
+		cmocka_unit_test(test_append_at_full_reject_and_evict),
+		cmocka_unit_test(test_truncate_inside_active),
+		cmocka_unit_test(test_truncate_across_sealed),
+		cmocka_unit_test(test_truncate_below_retained),
+		cmocka_unit_test(test_truncate_forgets_only_publishers_past_seq),
+		cmocka_unit_test(test_truncate_and_reset_wait_for_spill),
+		cmocka_unit_test(test_reset_keeps_dedupe),
 	};
 
 	return cmocka_run_group_tests_name("shard", tests, NULL, NULL);
