@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -154,6 +155,7 @@ worker_del_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err
 
 	if (as->worker == w->idx) {
 		msh_worker_end_session(w, as);
+		as->ended = true; /* spill answers still on their way are dropped */
 		for (unsigned int i = 0; i < w->n_owned; i++)
 			if (w->owned[i] == as) {
 				w->owned[i] = w->owned[--w->n_owned];
@@ -188,6 +190,7 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 {
 	char name[MSH_NAME_LEN + 1], b1[32], b2[32], b3[32], b4[32], why[256];
 	struct msh_app_shard *as;
+	uint64_t first_seq;
 	size_t len;
 	void *subs_mem;
 
@@ -212,11 +215,7 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 		snprintf(err, errlen, "shard create %s: replicas=2 is not built yet (issue 5)", name);
 		return -1;
 	}
-	if (sc->spill != MSH_SPILL_OFF || sc->storage != MSH_STORAGE_MEMORY) {
-		snprintf(err, errlen, "shard create %s: spill=disk and storage=persistent are not "
-			 "built yet (issue 6)", name);
-		return -1;
-	}
+
 	len = msh_shard_footprint(sc);
 	if (len == 0) {
 		snprintf(err, errlen, "shard create %s: configuration cannot make a shard", name);
@@ -246,8 +245,29 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 		return -1;
 	}
 	as->region_len = len;
-	as->shard = msh_shard_init(as->region, len, sc, 1);
+	first_seq = 1;
+	if (sc->spill == MSH_SPILL_DISK) {
+		/* Sequence numbers continue after the last one on disk. */
+		first_seq = msh_spill_recover(app, as, sc, why, sizeof(why));
+		if (first_seq == 0) {
+			snprintf(err, errlen, "shard create %s: %s", name, why);
+			msh_arena_free(&app->arena, as->region, len);
+			rte_free(as);
+			rte_free(subs_mem);
+			return -1;
+		}
+	}
+	as->shard = msh_shard_init(as->region, len, sc, first_seq);
 	as->shard->epoch = app->epoch;
+	if (sc->storage == MSH_STORAGE_PERSISTENT &&
+	    msh_spill_journal_open(app, as, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "shard create %s: %s", name, why);
+		msh_spill_forget(app, as);
+		msh_arena_free(&app->arena, as->region, len);
+		rte_free(as);
+		rte_free(subs_mem);
+		return -1;
+	}
 	msh_subs_init(&as->subs, subs_mem, sc->max_subscribers);
 	as->worker = pick_worker(app, sc);
 	as->owner_lcore = app->workers[as->worker].lcore;
@@ -255,6 +275,7 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 		snprintf(err, errlen, "shard create %s: %s", name, why);
 		/* Undo on every worker that took it (the others ignore it). */
 		msh_app_call_all(app, as->worker, worker_del_shard, as, why, sizeof(why));
+		msh_spill_forget(app, as);
 		msh_arena_free(&app->arena, as->region, len);
 		rte_free(subs_mem);
 		rte_free(as);
@@ -264,12 +285,26 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 	app->shard_list[app->n_shards] = as;
 	rte_smp_wmb(); /* telemetry reads the list from its own thread */
 	app->n_shards++;
-	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s, worker %u (lcore %u)",
-		name, msh_fmt_size(sc->max_bytes, b1, sizeof(b1)), as->shard->n_slots,
-		msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
-		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject", as->worker,
-		as->owner_lcore);
+	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s, worker %u (lcore %u)%s%s, "
+		"next seq %lu", name, msh_fmt_size(sc->max_bytes, b1, sizeof(b1)),
+		as->shard->n_slots, msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
+		sc->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject", as->worker, as->owner_lcore,
+		sc->spill == MSH_SPILL_DISK ? ", spill to " : "",
+		sc->spill == MSH_SPILL_DISK ? sc->spill_dir : "", (unsigned long)first_seq);
 	return 0;
+}
+
+static bool
+wait_inflight(struct msh_app *app, struct msh_app_shard *as)
+{
+	uint64_t deadline = rte_get_timer_cycles() + 10 * rte_get_timer_hz();
+
+	while (__atomic_load_n(&as->inflight, __ATOMIC_ACQUIRE) != 0) {
+		if (!app->worker_running || rte_get_timer_cycles() > deadline)
+			return __atomic_load_n(&as->inflight, __ATOMIC_ACQUIRE) == 0;
+		rte_delay_us_sleep(100);
+	}
+	return true;
 }
 
 int
@@ -294,6 +329,15 @@ msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, s
 	app->shard_list[i] = app->shard_list[app->n_shards - 1];
 	app->n_shards--;
 	app->shard_list[app->n_shards] = NULL;
+	/* The spill thread may still hold requests for it: wait for their
+	 * answers (the owner frees them) before the memory goes. */
+	if (!wait_inflight(app, as)) {
+		MSH_LOG(ERR, "shard %s: deleted, but the spill thread still holds %u requests "
+			"after 10 s; its memory is left allocated", name,
+			__atomic_load_n(&as->inflight, __ATOMIC_ACQUIRE));
+		return 0;
+	}
+	msh_spill_forget(app, as);
 	/* No worker sees it any more: its memory goes back to the arena. */
 	msh_arena_free(&app->arena, as->region, as->region_len);
 	rte_free(as->subs.sub);
@@ -571,7 +615,7 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		snprintf(err, sizeof(err), "no memory for the shard table");
 		goto fail;
 	}
-	if (workers_rings(app, err, sizeof(err)) != 0)
+	if (workers_rings(app, err, sizeof(err)) != 0 || msh_spill_start(app, err, sizeof(err)) != 0)
 		goto fail;
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
@@ -602,6 +646,15 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 	MSH_LOG(NOTICE, "shutting down");
 	rte_eal_mp_wait_lcore();
 	app->worker_running = false;
+	/* Workers are gone: the main lcore may touch the shards. What a spill
+	 * shard holds in memory goes to disk, so a restart finds all of it. */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		msh_spill_flush(app, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	}
+	msh_spill_stop(app);
 	msh_app_stats_print(app, stdout);
 	fflush(stdout);
 	goto out;
@@ -613,6 +666,9 @@ out:
 	rte_eal_mp_wait_lcore();
 	msh_control_close();
 	msh_ethdev_close(&app->ingest.eth);
+	msh_spill_stop(app);
+	for (unsigned int i = 0; i < app->n_shards; i++)
+		msh_spill_forget(app, app->shard_list[i]);
 	workers_free(app);
 	if (app->arena_mz != NULL)
 		rte_memzone_free(app->arena_mz);

@@ -9,6 +9,7 @@
 #ifndef MSH_APPLIANCE_H
 #define MSH_APPLIANCE_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include <rte_common.h>
@@ -16,10 +17,11 @@
 #include <rte_ring.h>
 
 #include "arena.h"
-#include "net/ethdev.h"
 #include "config.h"
 #include "net.h"
+#include "net/ethdev.h"
 #include "shard.h"
+#include "spill_thread.h"
 #include "sub.h"
 #include "table.h"
 #include "wire.h"
@@ -76,6 +78,16 @@ extern const char *const msh_wire_err_sym[MSH_WIRE_E_COUNT];
 extern const char *const msh_net_drop_sym[MSH_NET_DROP_COUNT];
 extern const char *const msh_app_drop_sym[MSH_APP_DROP_COUNT];
 
+/** A publisher's ACK held until its messages are on disk (storage = persistent). */
+struct msh_held_ack {
+	uint64_t end_seq;   /**< sent once durable_seq >= end_seq */
+	uint64_t pub_seq, first_seq;
+	uint32_t pub_id, ip;
+	uint16_t port, count;
+	uint8_t mac[6];
+	uint8_t status;
+};
+
 /** A shard as the appliance serves it. */
 struct msh_app_shard {
 	struct msh_shard *shard;
@@ -89,6 +101,33 @@ struct msh_app_shard {
 	void *region;         /**< from the arena */
 	uint64_t region_len;
 	bool ended;
+	/* Spill (spill = disk). The spill thread owns dir and writes disk_*
+	 * (readers on the owner see them move forward only); the owner writes
+	 * spill_retry_tsc; inflight counts messages the spill thread holds. */
+	struct msh_spilldir *dir;
+	volatile uint64_t disk_first; /**< oldest seq in a verified file, 0: none */
+	volatile uint64_t disk_next;  /**< one past the newest seq on disk */
+	uint32_t inflight;            /**< __atomic: requests not yet answered */
+	uint64_t spill_retry_tsc;     /**< owner: no new writes before (after a failure) */
+	/* storage = persistent: the journal is the spill thread's; the owner
+	 * gathers appended blocks in jmsg and holds acks in pend[] until
+	 * durable_seq (written by the spill thread) passes them. */
+	struct msh_journal *journal;
+	volatile uint64_t durable_seq; /**< every seq below is on disk */
+	volatile int journal_error;    /**< 0, or why nothing more becomes durable */
+	struct msh_spill_msg *jmsg;
+	struct msh_held_ack *pend;
+	uint32_t pend_cap, pend_head, pend_n;
+	struct {
+		uint64_t held, released, held_full, busy;
+	} persist;
+	struct {
+		/* spill thread */
+		uint64_t files, bytes, write_errors, bad_files, reads, read_msgs, read_errors;
+		int last_error;       /**< last write error (-errno), 0 if none */
+		/* owner */
+		uint64_t queued, queue_full, disk_feed_msgs, disk_retrans_msgs;
+	} spill;
 };
 
 struct msh_app_port {
@@ -138,6 +177,7 @@ struct msh_worker {
 	struct msh_table *shards;  /**< name -> struct msh_app_shard, every shard */
 	struct msh_app_shard *owned[MSH_CONF_MAX_SHARDS];
 	unsigned int n_owned;
+	struct rte_ring *spill_done; /**< spill thread -> this worker: answered requests */
 	void *fast;               /**< fast-path state while its loop runs (worker.c) */
 } __rte_cache_aligned;
 
@@ -148,6 +188,11 @@ struct msh_app {
 	volatile bool worker_running;
 	struct msh_app_port ingest;
 	struct msh_arena arena;
+	/* The spill thread (app/spill.c): requests in, one ring for all workers. */
+	struct rte_ring *spill_ring;
+	struct rte_mempool *spill_pool;
+	pthread_t spill_thread;
+	volatile bool spill_running, spill_quit;
 	const struct rte_memzone *arena_mz;
 	struct msh_table *shards; /**< name -> struct msh_app_shard */
 	struct msh_app_shard *shard_list[MSH_CONF_MAX_SHARDS];

@@ -30,6 +30,8 @@
 #include <rte_lcore.h>
 
 #include "appliance.h"
+#include "journal.h"
+#include "spilldir.h"
 
 #define CTL_MAX_CLIENTS 16
 #define CTL_LINE_MAX 4096
@@ -107,7 +109,37 @@ shard_json(const struct msh_app_shard *as, bool full)
 	json_object_set_new(o, "segment_bytes", json_integer((json_int_t)s->conf.segment_bytes));
 	json_object_set_new(o, "segment_age_ns", json_integer((json_int_t)s->conf.segment_age_ns));
 	json_object_set_new(o, "max_message", json_integer(s->conf.max_message));
-	json_object_set_new(o, "storage", json_string("memory"));
+	json_object_set_new(o, "storage", json_string(s->conf.storage == MSH_STORAGE_PERSISTENT ?
+						      "persistent" : "memory"));
+	if (as->journal != NULL) {
+		json_t *ps = json_object();
+
+		json_object_set_new(ps, "durable_seq", json_integer((json_int_t)as->durable_seq));
+		json_object_set_new(ps, "acks_waiting", json_integer(as->pend_n));
+#define _(f) json_object_set_new(ps, #f, json_integer((json_int_t)as->persist.f));
+		_(held) _(released) _(busy)
+#undef _
+		json_object_set_new(ps, "journal_error", as->journal_error == 0 ? json_null() :
+				    json_string(msh_journal_err_str(as->journal_error)));
+		json_object_set_new(o, "persistent", ps);
+	}
+	json_object_set_new(o, "spill", json_string(s->conf.spill == MSH_SPILL_DISK ? "disk" : "off"));
+	if (as->dir != NULL) {
+		json_t *sp = json_object();
+
+		json_object_set_new(sp, "dir", json_string(s->conf.spill_dir));
+		json_object_set_new(sp, "release", json_string(s->conf.spill_release ==
+							       MSH_RELEASE_EAGER ? "eager" : "lazy"));
+		json_object_set_new(sp, "disk_first_seq", json_integer((json_int_t)as->disk_first));
+		json_object_set_new(sp, "disk_next_seq", json_integer((json_int_t)as->disk_next));
+#define _(f) json_object_set_new(sp, #f, json_integer((json_int_t)as->spill.f));
+		_(files) _(bytes) _(write_errors) _(bad_files) _(reads) _(read_msgs) _(read_errors)
+		_(queued) _(queue_full) _(disk_feed_msgs) _(disk_retrans_msgs)
+#undef _
+		json_object_set_new(sp, "last_error", as->spill.last_error == 0 ? json_null() :
+				    json_string(msh_spilldir_err_str(as->spill.last_error)));
+		json_object_set_new(o, "spill_state", sp);
+	}
 	json_object_set_new(o, "replicas", json_integer(s->conf.replicas));
 	json_object_set_new(o, "worker", json_integer(as->worker));
 	json_object_set_new(o, "owner_lcore", json_integer(as->owner_lcore));

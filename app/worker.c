@@ -198,6 +198,32 @@ shard_lookup(struct worker *w, const struct msh_name *name)
 	return msh_table_lookup(w->me->shards, name);
 }
 
+/* Oldest sequence number the shard still serves: from its spill files when
+ * they reach back further than memory (a gap between the two, left by a
+ * segment evicted before it could be spilled, is met with UNAVAILABLE). */
+static inline uint64_t
+retained_first(const struct msh_app_shard *as)
+{
+	uint64_t mem = msh_shard_first_seq(as->shard);
+	uint64_t disk = as->dir ? __atomic_load_n(&as->disk_first, __ATOMIC_ACQUIRE) : 0;
+
+	return disk != 0 && disk < mem ? disk : mem;
+}
+
+/* Whether [seq, ...) is to be read from the spill files: older than memory
+ * and within what the files hold. */
+static inline bool
+on_disk(const struct msh_app_shard *as, uint64_t seq)
+{
+	uint64_t first, next;
+
+	if (as->dir == NULL || seq >= msh_shard_first_seq(as->shard))
+		return false;
+	first = __atomic_load_n(&as->disk_first, __ATOMIC_ACQUIRE);
+	next = __atomic_load_n(&as->disk_next, __ATOMIC_ACQUIRE);
+	return first != 0 && seq >= first && seq < next;
+}
+
 /* One writer per shard: a packet for a shard another worker owns goes to that
  * worker's hand-off ring, the parsed frame with it in the mbuf's private area
  * (its pointers stay valid: they point into the mbuf). @return true when the
@@ -229,6 +255,75 @@ send_ack_refused(struct worker *w, const struct msh_frame *f, const struct msh_h
 		 f->payload_len >= 32 ? msh_load_be64(f->payload + 24) : 0, 0);
 }
 
+/* storage = persistent: append, gather the new messages for the journal,
+ * and hold the ack until the spill thread has them on disk (release_acks).
+ * A DUPLICATE is held until everything appended so far is durable: the copy
+ * it duplicates may still be on its way to disk. */
+static void
+on_publish_persistent(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
+		      struct msh_app_shard *as, const struct msh_publish *p, bool want_ack)
+{
+	struct msh_pub_result r;
+	struct msh_held_ack *a;
+
+	if (unlikely(as->journal_error != 0 ||
+		     msh_spill_journal_room(w->app, as, p->blocks_len) != 0 ||
+		     (want_ack && as->pend_n == as->pend_cap))) {
+		/* The disk cannot keep up (or failed): refuse before appending. */
+		as->persist.busy++;
+		if (want_ack)
+			send_ack(w, f, &h->shard, MSH_S_SHARD_FULL, 0, p->publisher_id,
+				 p->publisher_seq, 0);
+		return;
+	}
+	msh_shard_publish(as->shard, p->publisher_id, p->publisher_seq, p->blocks, p->blocks_len,
+			  p->hdr.count, w->now_ns, &r);
+	if (r.appended > 0)
+		msh_spill_journal_add(as, r.first_seq, r.appended);
+	if (!want_ack)
+		return;
+	if (r.status != MSH_S_OK && r.status != MSH_S_DUPLICATE) {
+		send_ack(w, f, &h->shard, r.status, (uint16_t)r.appended, p->publisher_id,
+			 p->publisher_seq, r.first_seq);
+		return;
+	}
+	a = &as->pend[(as->pend_head + as->pend_n) % as->pend_cap];
+	a->end_seq = r.status == MSH_S_OK ? r.first_seq + r.appended : as->shard->next_seq;
+	a->pub_seq = p->publisher_seq;
+	a->first_seq = r.first_seq;
+	a->pub_id = p->publisher_id;
+	a->ip = f->src_ip;
+	a->port = f->src_port;
+	a->count = (uint16_t)r.appended;
+	memcpy(a->mac, f->src_mac, 6);
+	a->status = r.status;
+	as->pend_n++;
+	as->persist.held++;
+}
+
+/* Send the held acks whose messages are now on disk. */
+static void
+release_acks(struct worker *w, struct msh_app_shard *as)
+{
+	uint64_t durable = __atomic_load_n(&as->durable_seq, __ATOMIC_ACQUIRE);
+
+	while (as->pend_n > 0 && w->tx.n < TXQ_MAX) {
+		struct msh_held_ack *a = &as->pend[as->pend_head];
+		struct msh_frame f;
+
+		if (a->end_seq > durable)
+			break;
+		memcpy(f.src_mac, a->mac, 6);
+		f.src_ip = a->ip;
+		f.src_port = a->port;
+		send_ack(w, &f, &as->shard->conf.name, a->status, a->count, a->pub_id, a->pub_seq,
+			 a->first_seq);
+		as->pend_head = as->pend_head + 1 == as->pend_cap ? 0 : as->pend_head + 1;
+		as->pend_n--;
+		as->persist.released++;
+	}
+}
+
 static void
 on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 	   struct msh_app_shard *as)
@@ -253,6 +348,10 @@ on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 					 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED);
 		return;
 	}
+	if (as->journal != NULL) {
+		on_publish_persistent(w, f, h, as, &p, want_ack);
+		return;
+	}
 	msh_shard_publish(as->shard, p.publisher_id, p.publisher_seq, p.blocks, p.blocks_len,
 			  p.hdr.count, w->now_ns, &r);
 	if (want_ack)
@@ -262,8 +361,9 @@ on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 
 static void
 send_sub_reply(struct worker *w, const struct msh_frame *f, const struct msh_name *shard,
-	       uint8_t status, const struct msh_shard *s, uint64_t token)
+	       uint8_t status, const struct msh_app_shard *as, uint64_t token)
 {
+	const struct msh_shard *s = as ? as->shard : NULL;
 	struct rte_mbuf *m;
 	struct msh_sub_reply r;
 	uint8_t *p = reply_alloc(w, &m, f, w->udp_port, MSH_SUB_REPLY_LEN);
@@ -276,6 +376,8 @@ send_sub_reply(struct worker *w, const struct msh_frame *f, const struct msh_nam
 	r.hdr.shard = *shard;
 	r.epoch = w->app->epoch;
 	r.first_seq = s ? msh_shard_first_seq(s) : 0;
+	if (as != NULL && as->dir != NULL)
+		r.first_seq = retained_first(as);
 	r.next_seq = s ? s->next_seq : 0;
 	r.token = token;
 	msh_sub_reply_build(p, MSH_SUB_REPLY_LEN, &r);
@@ -312,7 +414,7 @@ static uint64_t
 start_position(const struct msh_app_shard *as, uint64_t start, bool *lost)
 {
 	const struct msh_shard *s = as->shard;
-	uint64_t first = msh_shard_first_seq(s);
+	uint64_t first = retained_first(as);
 
 	*lost = false;
 	if (start == MSH_START_NEW)
@@ -351,7 +453,7 @@ on_subscribe(struct worker *w, const struct msh_frame *f, struct msh_app_shard *
 			     q.token)) {
 		if (q.token != 0)
 			w->st->app_drop[MSH_APP_DROP_TOKEN_BAD]++;
-		send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOKEN_REQUIRED, as->shard,
+		send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOKEN_REQUIRED, as,
 			       msh_token_make(&w->app->token_key, f->src_ip, f->src_port,
 					      &q.hdr.shard, bucket));
 		return;
@@ -365,7 +467,7 @@ on_subscribe(struct worker *w, const struct msh_frame *f, struct msh_app_shard *
 		sub = msh_subs_add(&as->subs, f->src_ip, f->src_port, f->src_mac,
 				   start_position(as, q.start_seq, &lost), w->tsc, lease);
 		if (sub == NULL) {
-			send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOO_MANY_SUBSCRIBERS, as->shard,
+			send_sub_reply(w, f, &q.hdr.shard, MSH_S_TOO_MANY_SUBSCRIBERS, as,
 				       q.token);
 			return;
 		}
@@ -378,10 +480,10 @@ on_subscribe(struct worker *w, const struct msh_frame *f, struct msh_app_shard *
 			sub->reported_seq = q.start_seq; /* its position, for lag */
 	}
 	as->behind = true; /* a new or moved subscription may need history */
-	send_sub_reply(w, f, &q.hdr.shard, MSH_S_OK, as->shard, q.token);
+	send_sub_reply(w, f, &q.hdr.shard, MSH_S_OK, as, q.token);
 	if (lost) {
 		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->udp_port, &q.hdr.shard,
-				 q.start_seq, msh_shard_first_seq(as->shard));
+				 q.start_seq, retained_first(as));
 		sub->unavailable++;
 	}
 }
@@ -458,15 +560,23 @@ on_retransmit(struct worker *w, const struct msh_frame *f, const struct msh_mold
 	if (rq.count == 0 || rq.count == MSH_MOLD_END_OF_SESSION)
 		return;
 	first = msh_shard_first_seq(as->shard);
-	if (rq.seq < first) {
+	if (rq.seq < first && !on_disk(as, rq.seq)) {
 		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->retrans_port,
-				 &rq.session, rq.seq, first);
+				 &rq.session, rq.seq, retained_first(as));
 		sub->unavailable++;
 		return;
 	}
 	allowed = msh_sub_rt_take(sub, rq.count, w->tsc, w->app->tsc_hz, ac->retrans_rate);
 	if (allowed < rq.count)
 		w->st->app_drop[MSH_APP_DROP_RETRANS_RATE_LIMITED] += rq.count - allowed;
+	if (rq.seq < first) {
+		/* Older than memory: the spill thread reads it, the answer goes
+		 * out when it comes back (spill_replies). */
+		if (allowed > 0)
+			msh_spill_read_req(w->app, as, rq.seq, RTE_MIN(rq.seq + allowed, first),
+					   UINT32_MAX, f->src_mac, f->src_ip, f->src_port);
+		return;
+	}
 	seq = rq.seq;
 	end = RTE_MIN(rq.seq + allowed, as->shard->next_seq);
 	while (seq < end && w->tx.n < TXQ_MAX) {
@@ -618,10 +728,22 @@ fan_out(struct worker *w)
 				uint32_t n;
 
 				if (sub->next_seq < first) {
+					if (sub->disk_wait)
+						break; /* its read is under way */
+					if (on_disk(as, sub->next_seq)) {
+						/* Older than memory, on disk: the spill
+						 * thread reads it (spill_replies sends). */
+						if (msh_spill_read_req(w->app, as, sub->next_seq,
+								       first, k, sub->mac, sub->ip,
+								       sub->port) == 0)
+							sub->disk_wait = true;
+						break;
+					}
 					/* Retention passed it: say what it lost, once,
 					 * and carry on from what is left. */
 					send_unavailable(w, sub->mac, sub->ip, sub->port, w->udp_port,
-							 &s->conf.name, sub->next_seq, first);
+							 &s->conf.name, sub->next_seq,
+							 retained_first(as));
 					sub->unavailable++;
 					sub->next_seq = first;
 					continue;
@@ -675,6 +797,8 @@ housekeeping(struct worker *w)
 		if (as == NULL)
 			continue;
 		msh_shard_tick(as->shard, w->now_ns);
+		if (as->dir != NULL)
+			msh_spill_kick(app, as, w->tsc);
 		w->st->subs_expired += msh_subs_expire(&as->subs, w->tsc);
 		for (uint32_t k = 0; k < as->subs.max; k++) {
 			struct msh_sub *sub = &as->subs.sub[k];
@@ -724,6 +848,123 @@ msh_worker_end_session(struct msh_worker *mw, struct msh_app_shard *as)
 		msh_subs_del(&as->subs, sub);
 	}
 	tx_flush(w);
+}
+
+/* Send whole blocks of a spill read as MoldUDP64 packets from @p src_port to
+ * (mac, ip, port); a subscriber's position follows (and rolls back with a
+ * refused packet), a re-request's does not. @return messages queued. */
+static uint32_t
+send_blocks(struct worker *w, const struct msh_app_shard *as, struct msh_sub *sub,
+	    const uint8_t *mac, uint32_t ip, uint16_t port, uint16_t src_port, uint64_t seq,
+	    const uint8_t *data, uint32_t len)
+{
+	uint32_t room = w->feed_payload - MSH_MOLD_HDR_LEN, off = 0, sent = 0;
+
+	while (off < len && w->tx.n < TXQ_MAX) {
+		uint32_t start = off, n = 0;
+		struct rte_mbuf *m;
+		uint8_t *p;
+
+		/* As many whole blocks as fit one packet. */
+		while (off < len && n < 0xFFFE) {
+			uint32_t b = MSH_BLOCK_HDR_LEN + msh_load_be16(data + off);
+
+			if (off + b > len || (off - start) + b > room)
+				break;
+			off += b;
+			n++;
+		}
+		if (n == 0)
+			break; /* a block larger than a packet cannot happen: max_message */
+		p = udp_alloc(w, &m, mac, ip, port, src_port,
+			      (uint16_t)(MSH_MOLD_HDR_LEN + (off - start)));
+		if (p == NULL)
+			break;
+		msh_mold_hdr_build(p, MSH_MOLD_HDR_LEN, &as->shard->conf.name, seq, (uint16_t)n);
+		rte_memcpy(p + MSH_MOLD_HDR_LEN, data + start, off - start);
+		tx_push(w, m, sub, seq, (uint16_t)n);
+		seq += n;
+		sent += n;
+	}
+	return sent;
+}
+
+/* A spill read is back: feed the subscriber (if it still waits for exactly
+ * this) or answer the re-request. */
+static void
+disk_data(struct worker *w, struct msh_spill_msg *m)
+{
+	struct msh_app_shard *as = m->as;
+	uint32_t n;
+
+	if (as->ended)
+		return;
+	if (m->sub_idx == UINT32_MAX) {
+		n = m->rc == 0 ? send_blocks(w, as, NULL, m->mac, m->ip, m->port, w->retrans_port,
+					     m->first_seq, m->data, m->len)
+			       : 0;
+		as->spill.disk_retrans_msgs += n;
+		w->st->retrans_msgs += n;
+		return;
+	}
+	if (m->sub_idx < as->subs.max) {
+		struct msh_sub *sub = &as->subs.sub[m->sub_idx];
+
+		if (!sub->used || !sub->disk_wait || sub->ip != m->ip || sub->port != m->port)
+			return; /* gone, or another subscriber in its slot */
+		sub->disk_wait = false;
+		as->behind = true;
+		if (m->rc != 0 || sub->next_seq != m->first_seq) {
+			/* The file failed verification (reported and no longer
+			 * served) or the position moved: fan_out decides again. */
+			return;
+		}
+		n = send_blocks(w, as, sub, sub->mac, sub->ip, sub->port, w->udp_port,
+				m->first_seq, m->data, m->len);
+		sub->next_seq += n;
+		sub->sent_msgs += n;
+		sub->disk_msgs += n;
+		sub->last_tx = w->tsc;
+		as->spill.disk_feed_msgs += n;
+		w->st->feed_msgs += n;
+	}
+}
+
+/* Answers of the spill thread for this worker's shards. */
+static void
+spill_replies(struct worker *w)
+{
+	void *objs[16];
+	unsigned int n;
+
+	if (w->me->spill_done == NULL)
+		return;
+	n = rte_ring_sc_dequeue_burst(w->me->spill_done, objs, RTE_DIM(objs), NULL);
+	for (unsigned int i = 0; i < n; i++) {
+		struct msh_spill_msg *m = objs[i];
+
+		if (m->op == MSH_SPILL_OP_WRITE)
+			msh_spill_written(w->app, m, w->tsc);
+		else
+			disk_data(w, m);
+		msh_spill_msg_free(w->app, m);
+	}
+}
+
+/* Persistent shards: what this turn appended goes to the spill thread, and
+ * acks whose messages reached the disk go out. */
+static inline void
+persist_turn(struct worker *w)
+{
+	for (unsigned int i = 0; i < w->me->n_owned; i++) {
+		struct msh_app_shard *as = w->me->owned[i];
+
+		if (as->journal == NULL)
+			continue;
+		msh_spill_journal_flush(w->app, as);
+		if (as->pend_n > 0)
+			release_acks(w, as);
+	}
 }
 
 /* Packets other workers received for this worker's shards. */
@@ -803,6 +1044,8 @@ msh_worker_main(void *arg)
 			}
 		}
 		n += drain_handoffs(w);
+		spill_replies(w);
+		persist_turn(w);
 		if (unlikely(!rte_ring_empty(me->cmd_ring))) {
 			tx_flush(w); /* a command may send (end of session): order */
 			msh_worker_commands(app, me);
@@ -826,6 +1069,8 @@ msh_worker_main(void *arg)
 				rte_pause();
 		}
 	}
+	for (unsigned int i = 0; i < me->n_owned; i++)
+		msh_spill_journal_flush(app, me->owned[i]); /* synced before the thread stops */
 	tx_flush(w);
 	me->fast = NULL;
 	rte_free(w);

@@ -800,6 +800,9 @@ static const struct conf_word acks_words[] = {
 static const struct conf_word on_full_words[] = {
 	{ "reject", MSH_ON_FULL_REJECT }, { "evict", MSH_ON_FULL_EVICT }, { NULL, 0 },
 };
+static const struct conf_word release_words[] = {
+	{ "eager", MSH_RELEASE_EAGER }, { "lazy", MSH_RELEASE_LAZY }, { NULL, 0 },
+};
 static const struct conf_word spill_words[] = {
 	{ "off", MSH_SPILL_OFF }, { "disk", MSH_SPILL_DISK }, { NULL, 0 },
 };
@@ -876,6 +879,8 @@ static const struct conf_key shard_keys[] = {
 		 "off: memory only; disk: write sealed segments to spill_dir"),
 	KEY_STRING(S, "spill_dir", spill_dir, 1, 0, STR_ABSPATH, NULL, "/var/lib/memshard",
 		   "directory of spill files (absolute path)"),
+	KEY_ENUM(S, "spill_release", spill_release, release_words, "eager",
+		 "eager: free a segment's memory once it is on disk; lazy: only when needed"),
 	KEY_SIZE(S, "max_message", max_message, 1, 65535, 0, "1438",
 		 "largest message in bytes (1 to 65535; 1438 fits an MTU of 1500)"),
 	KEY_COUNT(S, "max_publishers", max_publishers, 1, 1u << 20, "1024",

@@ -30,6 +30,7 @@ enum msh_storage { MSH_STORAGE_MEMORY = 0, MSH_STORAGE_PERSISTENT };
 enum msh_on_full { MSH_ON_FULL_REJECT = 0, MSH_ON_FULL_EVICT };
 enum msh_acks { MSH_ACKS_ONE = 1, MSH_ACKS_ALL = 2 };
 enum msh_spill { MSH_SPILL_OFF = 0, MSH_SPILL_DISK };
+enum msh_spill_release { MSH_RELEASE_EAGER = 0, MSH_RELEASE_LAZY };
 enum msh_idle { MSH_IDLE_SPIN = 0, MSH_IDLE_BACKOFF };
 enum msh_hugepages { MSH_HUGE_AUTO = 0, MSH_HUGE_REQUIRE, MSH_HUGE_OFF };
 enum msh_port_role { MSH_PORT_INGEST = 0, MSH_PORT_REPLICATION };
@@ -46,6 +47,7 @@ struct msh_shard_conf {
 	enum msh_on_full on_full;    /**< on_full = reject | evict */
 	enum msh_spill spill;        /**< spill = off | disk */
 	char spill_dir[MSH_CONF_PATH_LEN]; /**< spill_dir = path */
+	enum msh_spill_release spill_release; /**< spill_release = eager | lazy */
 	uint32_t max_message;        /**< max_message = size, 1..65535 */
 	uint32_t max_publishers;     /**< max_publishers = count (dedupe table bound) */
 	uint32_t max_subscribers;    /**< max_subscribers = count */

@@ -53,6 +53,8 @@ struct msh_sub {
 	/* counters */
 	uint64_t sent_msgs, sent_pkts, heartbeats, rerequests, rerequest_msgs;
 	uint64_t rerequest_limited, unavailable;
+	uint64_t disk_msgs;    /**< messages sent to it from spill files */
+	bool disk_wait;        /**< a read from the spill files is under way for it */
 	bool used;
 };
 

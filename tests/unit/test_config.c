@@ -1078,7 +1078,7 @@ test_example_file(void **state)
 			fail_msg("%s: key '%.*s' has no comment", path, (int)(eq - line), line);
 		keys++;
 	}
-	assert_int_equal(keys, 14 + 7 + 13);
+	assert_int_equal(keys, 14 + 7 + 14);
 	free(text);
 	free(example);
 	free(c);
