@@ -113,9 +113,13 @@ struct msh_app_shard {
 	 * gathers appended blocks in jmsg and holds acks in pend[] until
 	 * durable_seq (written by the spill thread) passes them. */
 	struct msh_journal *journal;
+	bool persistent;               /**< owner: acks wait for the journal */
+	volatile uint64_t journal_close_at; /**< spill thread: destroy the journal once
+					     * the files reach this seq (0: keep it) */
 	volatile uint64_t durable_seq; /**< every seq below is on disk */
 	volatile int journal_error;    /**< 0, or why nothing more becomes durable */
 	struct msh_spill_msg *jmsg;
+	uint64_t switch_seq;           /**< a storage change's boundary (control) */
 	struct msh_held_ack *pend;
 	uint32_t pend_cap, pend_head, pend_n;
 	struct {

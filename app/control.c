@@ -111,7 +111,7 @@ shard_json(const struct msh_app_shard *as, bool full)
 	json_object_set_new(o, "max_message", json_integer(s->conf.max_message));
 	json_object_set_new(o, "storage", json_string(s->conf.storage == MSH_STORAGE_PERSISTENT ?
 						      "persistent" : "memory"));
-	if (as->journal != NULL) {
+	if (as->pend != NULL) {
 		json_t *ps = json_object();
 
 		json_object_set_new(ps, "durable_seq", json_integer((json_int_t)as->durable_seq));
@@ -446,7 +446,7 @@ worker_set(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size
 static json_t *
 cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
-	static const char *const live[] = {"on_full", "max_bytes", "segment_age"};
+	static const char *const live[] = {"on_full", "max_bytes", "segment_age", "storage"};
 	struct set_args a;
 	struct msh_shard_conf *ce;
 
@@ -465,8 +465,8 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 			ok |= strncmp(argv[i], live[k], strlen(live[k])) == 0 &&
 			      argv[i][strlen(live[k])] == '=';
 		if (!ok) {
-			snprintf(err, errlen, "'%s': only on_full, max_bytes and segment_age change "
-				 "on a live shard; the others are fixed at creation", argv[i]);
+			snprintf(err, errlen, "'%s': only on_full, max_bytes, segment_age and storage "
+				 "change on a live shard; the others are fixed at creation", argv[i]);
 			return NULL;
 		}
 	}
@@ -475,6 +475,9 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 	    msh_shard_conf_check(&a.next, err, errlen) != 0)
 		return NULL;
 	if (msh_app_call(app, a.as->worker, worker_set, &a, err, errlen) != 0)
+		return NULL;
+	if (a.next.storage != a.as->shard->conf.storage &&
+	    msh_spill_set_storage(app, a.as, a.next.storage, err, errlen) != 0)
 		return NULL;
 	ce = conf_entry(app, &a.as->shard->conf.name);
 	if (ce != NULL)

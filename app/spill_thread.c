@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mempool.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 
 #include "appliance.h"
@@ -60,6 +61,23 @@ report(void *arg, const char *path, int err, const struct msh_spilldir_file *f)
 		f != NULL ? "" : " (header not trusted)");
 }
 
+/* After a switch to storage = memory: the journal goes once the spill files
+ * hold everything it held (the segment sealed at the switch). */
+static void
+close_journal_if_done(struct msh_app_shard *as)
+{
+	uint64_t at = as->journal_close_at;
+	char name[MSH_NAME_LEN + 1];
+
+	if (at == 0 || as->journal == NULL || msh_spilldir_next_seq(as->dir) < at)
+		return;
+	msh_journal_destroy(as->journal);
+	as->journal = NULL;
+	as->journal_close_at = 0;
+	MSH_LOG(NOTICE, "shard %s: storage = memory from seq %lu on; journal removed",
+		msh_name_to_str(&as->shard->conf.name, name), (unsigned long)at);
+}
+
 static void
 do_write(struct msh_app *app, struct msh_spill_msg *m)
 {
@@ -76,8 +94,10 @@ do_write(struct msh_app *app, struct msh_spill_msg *m)
 			     sizeof(path));
 	if (rc == 0)
 		rc = msh_spilldir_add(as->dir, path);
-	if (rc == 0 && as->journal != NULL)
+	if (rc == 0 && as->journal != NULL) {
 		msh_journal_retire(as->journal, m->seg->first_seq + m->seg->count);
+		close_journal_if_done(as);
+	}
 	if (rc == 0) {
 		as->spill.files++;
 		as->spill.bytes += MSH_SPILL_HDR_LEN + m->seg->data_len +
@@ -206,6 +226,12 @@ spill_main(void *arg)
 			struct msh_worker *w = &app->workers[m->as->worker];
 
 			if (m->op == MSH_SPILL_OP_JOURNAL) {
+				msh_spill_msg_free(app, m);
+				continue;
+			}
+			if (m->op == MSH_SPILL_OP_CLOSE_JOURNAL) {
+				m->as->journal_close_at = m->seq;
+				close_journal_if_done(m->as);
 				msh_spill_msg_free(app, m);
 				continue;
 			}
@@ -376,8 +402,9 @@ msh_spill_journal_open(struct msh_app *app, struct msh_app_shard *as, char *err,
 	char name[MSH_NAME_LEN + 1];
 
 	as->pend_cap = 8192;
-	as->pend = rte_zmalloc_socket("msh_held_acks", sizeof(*as->pend) * as->pend_cap,
-				      RTE_CACHE_LINE_SIZE, app->ingest.eth.socket);
+	if (as->pend == NULL)
+			as->pend = rte_zmalloc_socket("msh_held_acks", sizeof(*as->pend) * as->pend_cap,
+					      RTE_CACHE_LINE_SIZE, app->ingest.eth.socket);
 	if (as->pend == NULL) {
 		snprintf(err, errlen, "no memory for %u held acks", as->pend_cap);
 		return -1;
@@ -396,6 +423,7 @@ msh_spill_journal_open(struct msh_app *app, struct msh_app_shard *as, char *err,
 		return -1;
 	}
 	as->durable_seq = msh_journal_durable_seq(as->journal);
+	as->persistent = true;
 	if (res.msgs > 0 || res.torn_err != 0)
 		MSH_LOG(NOTICE, "shard %s: journal replayed %lu messages (seq %lu..%lu) from %u "
 			"file%s%s%s", msh_name_to_str(&c->name, name), (unsigned long)res.msgs,
@@ -613,4 +641,119 @@ msh_spill_flush(struct msh_app *app, uint64_t now_ns)
 	if (left > 0)
 		MSH_LOG(ERR, "shutdown: %lu sealed segment%s could not be spilled (see above); "
 			"their messages are not on disk", (unsigned long)left, left == 1 ? "" : "s");
+}
+
+/* ---- storage changes on a live shard (control socket) ---- */
+
+static int
+owner_seal(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+
+	msh_shard_seal(as->shard, wall_ns()); /* -ENODATA: empty, already a boundary */
+	as->switch_seq = as->shard->next_seq;
+	return 0;
+}
+
+/* Owner: journal what came in since the seal, then hold acks from now on. */
+static int
+owner_go_persistent(struct msh_app *app, struct msh_worker *w, void *arg, char *err,
+		    size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+	uint64_t seq = as->switch_seq, end = as->shard->next_seq;
+
+	while (seq < end) {
+		uint32_t n = (uint32_t)RTE_MIN(end - seq, (uint64_t)64);
+		struct msh_span sp;
+
+		/* Room for n messages of up to max_message bytes each. */
+		if (msh_shard_read(as->shard, seq, n, UINT32_MAX, &sp) <= 0 ||
+		    msh_spill_journal_room(app, as, sp.len) != 0) {
+			snprintf(err, errlen, "the spill thread is busy; try again");
+			return -1;
+		}
+		msh_spill_journal_add(as, seq, (uint32_t)sp.count);
+		seq += sp.count;
+	}
+	msh_spill_journal_flush(app, as);
+	as->persistent = true;
+	return 0;
+}
+
+/* Owner: acks stop waiting; what the journal holds stays until its segment
+ * (sealed here) is in a spill file, then the spill thread removes it. */
+static int
+owner_go_memory(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
+{
+	struct msh_app_shard *as = arg;
+	struct msh_spill_msg *m;
+	void *obj;
+
+	if (rte_mempool_get(app->spill_pool, &obj) != 0) {
+		snprintf(err, errlen, "the spill thread is busy; try again");
+		return -1;
+	}
+	as->persistent = false;
+	msh_spill_journal_flush(app, as);
+	msh_shard_seal(as->shard, wall_ns());
+	m = obj;
+	m->op = MSH_SPILL_OP_CLOSE_JOURNAL;
+	m->as = as;
+	m->seq = as->shard->next_seq;
+	__atomic_fetch_add(&as->inflight, 1, __ATOMIC_RELAXED);
+	while (rte_ring_mp_enqueue(app->spill_ring, m) != 0)
+		rte_pause();
+	return 0;
+}
+
+int
+msh_spill_set_storage(struct msh_app *app, struct msh_app_shard *as, enum msh_storage to,
+		      char *err, size_t errlen)
+{
+	struct msh_shard_conf *c = &as->shard->conf;
+	struct msh_journal_conf jc = {.dir = c->spill_dir, .shard = c->name};
+	struct msh_journal_replay res;
+
+	if (to == c->storage)
+		return 0;
+	if (to == MSH_STORAGE_MEMORY) {
+		if (msh_app_call(app, as->worker, owner_go_memory, as, err, errlen) != 0)
+			return -1;
+		c->storage = to;
+		return 0;
+	}
+	if (as->dir == NULL) {
+		snprintf(err, errlen, "storage=persistent needs spill=disk (fixed at creation)");
+		return -1;
+	}
+	if (as->journal != NULL) {
+		snprintf(err, errlen, "the journal of the previous persistent period is still "
+			 "open until its segment is spilled; try again");
+		return -1;
+	}
+	if (msh_app_call(app, as->worker, owner_seal, as, err, errlen) != 0)
+		return -1;
+	as->pend_cap = 8192;
+	if (as->pend == NULL)
+		as->pend = rte_zmalloc_socket("msh_held_acks", sizeof(*as->pend) * as->pend_cap,
+					      RTE_CACHE_LINE_SIZE, app->ingest.eth.socket);
+	if (as->pend == NULL) {
+		snprintf(err, errlen, "no memory for %u held acks", as->pend_cap);
+		return -1;
+	}
+	/* Starts empty at the boundary: older journal files are deleted. */
+	as->durable_seq = as->switch_seq;
+	as->journal = msh_journal_open(&jc, as->switch_seq, NULL, NULL, NULL, &res);
+	if (as->journal == NULL) {
+		snprintf(err, errlen, "journal in %s: %s", c->spill_dir, strerror(errno));
+		return -1;
+	}
+	if (msh_app_call(app, as->worker, owner_go_persistent, as, err, errlen) != 0) {
+		msh_journal_destroy(as->journal);
+		as->journal = NULL;
+		return -1;
+	}
+	c->storage = to;
+	return 0;
 }

@@ -28,6 +28,7 @@ enum msh_spill_op {
 	MSH_SPILL_OP_WRITE = 0, /**< write seg to a file; reply: rc */
 	MSH_SPILL_OP_READ,      /**< read [seq, end) from the files; reply: the blocks */
 	MSH_SPILL_OP_JOURNAL,   /**< append count blocks from first_seq to the journal */
+	MSH_SPILL_OP_CLOSE_JOURNAL, /**< storage = memory: drop the journal once seq is spilled */
 };
 
 /** A request to the spill thread and, filled in, its reply. */
@@ -78,6 +79,15 @@ int msh_spill_journal_room(struct msh_app *app, struct msh_app_shard *as, uint32
 void msh_spill_journal_add(struct msh_app_shard *as, uint64_t first_seq, uint32_t count);
 /** Owner: send the gathered journal message to the spill thread. */
 void msh_spill_journal_flush(struct msh_app *app, struct msh_app_shard *as);
+/**
+ * Change a live shard's storage (main lcore). To persistent: the active
+ * segment is sealed, a journal opened at the boundary, and acks of messages
+ * from there on wait for the disk. To memory: acks stop waiting at once; the
+ * journal stays until the segment sealed at the switch is in a spill file.
+ * @return 0 or -1 with @p err.
+ */
+int msh_spill_set_storage(struct msh_app *app, struct msh_app_shard *as, enum msh_storage to,
+			  char *err, size_t errlen);
 /** Free what the spill thread holds for @p as (main lcore, no requests in flight). */
 void msh_spill_forget(struct msh_app *app, struct msh_app_shard *as);
 

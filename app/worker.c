@@ -348,7 +348,7 @@ on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 					 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED);
 		return;
 	}
-	if (as->journal != NULL) {
+	if (as->persistent) {
 		on_publish_persistent(w, f, h, as, &p, want_ack);
 		return;
 	}
@@ -959,8 +959,9 @@ persist_turn(struct worker *w)
 	for (unsigned int i = 0; i < w->me->n_owned; i++) {
 		struct msh_app_shard *as = w->me->owned[i];
 
-		if (as->journal == NULL)
+		if (as->pend == NULL)
 			continue;
+		/* Held acks still go out after a switch back to memory. */
 		msh_spill_journal_flush(w->app, as);
 		if (as->pend_n > 0)
 			release_acks(w, as);
