@@ -508,9 +508,11 @@ runs_compute(struct cand *c, size_t n)
 
 			if (p->f.epoch > c[i].f.epoch)
 				continue;
-			if (c[i].pred == NO_PRED || p->run + c[i].f.count > c[i].run ||
-			    (p->run + c[i].f.count == c[i].run && file_newer(&p->f, &c[c[i].pred].f))) {
-				c[i].run = p->run + c[i].f.count;
+			uint64_t run = p->run + c[i].f.count;
+
+			if (c[i].pred == NO_PRED || run > c[i].run ||
+			    (run == c[i].run && file_newer(&p->f, &c[c[i].pred].f))) {
+				c[i].run = run;
 				c[i].pred = by_end[lo];
 			}
 		}
@@ -737,12 +739,14 @@ msh_spilldir_add(struct msh_spilldir *d, const char *path)
 		struct msh_spilldir_file *same = tab(d, tab_index(d, f.first_seq));
 
 		/* The same segment written again (a retried spill renamed over
-		 * the file): same messages, new inode; swap the descriptor. */
+		 * the file, perhaps one found bad): same messages, new inode;
+		 * swap the descriptor and serve it again. */
 		if (same->first_seq == f.first_seq && same->count == f.count &&
-		    same->data_len == f.data_len && same->epoch == f.epoch && same->err == 0) {
+		    same->data_len == f.data_len && same->epoch == f.epoch) {
 			slot_forget(d, f.first_seq);
 			d->bytes = d->bytes - same->bytes + f.bytes;
 			same->bytes = f.bytes;
+			same->err = 0;
 			slot_fill(d, slot_take(d), fd, &f);
 			return 0;
 		}

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,29 +40,56 @@ len_64(uint64_t i)
 	return 62; /* a 64-byte block */
 }
 
-static void
-tdir_new(char *dir)
+/* Per test: a mkdtemp directory, and what the teardown must undo even when
+ * an assertion ended the test early (a lowered file size limit, a mount). */
+struct tstate {
+	char dir[64];
+	bool mounted;
+	bool fsize_set;
+	struct rlimit fsize;
+};
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	strcpy(dir, "/tmp/test_journal.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
 }
 
-static void
-tdir_remove(const char *dir)
+static int
+setup(void **state)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[PATH_MAX];
+	struct tstate *ts = calloc(1, sizeof(*ts));
 
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		assert_int_equal(unlink(p), 0);
+	if (ts == NULL)
+		return -1;
+	strcpy(ts->dir, "/tmp/test_journal.XXXXXX");
+	if (mkdtemp(ts->dir) == NULL) {
+		free(ts);
+		return -1;
 	}
-	closedir(d);
-	assert_int_equal(rmdir(dir), 0);
+	*state = ts;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tstate *ts = *state;
+	int rc = 0;
+
+	if (ts->fsize_set) {
+		setrlimit(RLIMIT_FSIZE, &ts->fsize);
+		signal(SIGXFSZ, SIG_DFL);
+	}
+	if (ts->mounted && umount2(ts->dir, MNT_DETACH) != 0)
+		rc = -1;
+	if (nftw(ts->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		rc = -1;
+	free(ts);
+	return rc;
 }
 
 /* Names in @p dir ending with @p suffix. */
@@ -236,15 +264,14 @@ test_err_str(void **state)
 static void
 test_append_sync_replay(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	const struct msh_journal_stats *st;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	uint64_t end, durable = 0;
 
-	(void)state;
-	tdir_new(dir);
 	j = j_open(dir, 1, 0, &g, &res);
 	st = msh_journal_stats(j);
 	assert_int_equal(res.next_seq, 1);
@@ -292,20 +319,17 @@ test_append_sync_replay(void **state)
 	expect_got(&g, 1, end + 3, len_var);
 	msh_journal_close(j);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 static void
 test_append_rejects(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_conf c;
 	struct msh_journal *j;
 	struct got g = {0};
 	uint8_t b[16] = {0, 3, 'a', 'b', 'c', 0, 1, 'x'};
-	char dir[64];
 
-	(void)state;
-	tdir_new(dir);
 	j = j_open(dir, 10, 0, &g, NULL);
 	assert_int_equal(msh_journal_next_seq(j), 10);
 	assert_int_equal(msh_journal_append(j, 11, b, 5, 1), -EINVAL); /* not next */
@@ -334,23 +358,20 @@ test_append_rejects(void **state)
 	assert_null(msh_journal_open(&c, 1, NULL, NULL, NULL, NULL));
 	assert_int_equal(errno, ENOENT);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* N records per sync: one fdatasync each time, whatever N is. */
 static void
 test_group_commit(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	static const int per_sync[] = {1, 7, 100, 1000};
 	const struct msh_journal_stats *st;
 	struct msh_journal *j;
 	struct got g = {0};
 	uint64_t seq = 1, durable, recs = 0;
-	char dir[64];
 	int syncs = 0;
 
-	(void)state;
-	tdir_new(dir);
 	/* The smallest buffer, so the larger batches are written in parts. */
 	j = j_open(dir, 1, MSH_JOURNAL_BUF_MIN, &g, NULL);
 	st = msh_journal_stats(j);
@@ -379,7 +400,6 @@ test_group_commit(void **state)
 	assert_int_equal(g.calls, recs + 1);
 	msh_journal_close(j);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* Write @p nrec records (last one @p last_count messages), sync, close;
@@ -436,16 +456,15 @@ file_get(const char *path, size_t *len)
 static void
 test_torn_tail_every_offset(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	uint64_t end, prev_end;
 	size_t last, size;
 	uint8_t *orig;
 
-	(void)state;
-	tdir_new(dir);
 	last = make_journal(dir, 20, 5, &end);
 	prev_end = end - 5;
 	jpath(path, dir, "J", 1);
@@ -495,23 +514,21 @@ test_torn_tail_every_offset(void **state)
 	msh_journal_close(j);
 	free(orig);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* One flipped byte anywhere in the last record is caught. */
 static void
 test_corrupt_last_record_every_byte(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	uint64_t end;
 	size_t last, size;
 	uint8_t *orig;
 
-	(void)state;
-	tdir_new(dir);
 	last = make_journal(dir, 10, 3, &end);
 	jpath(path, dir, "J", 1);
 	orig = file_get(path, &size);
@@ -529,20 +546,18 @@ test_corrupt_last_record_every_byte(void **state)
 	}
 	free(orig);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 static void
 test_roll_retire_from_seq(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX];
+	char p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX];
 	uint64_t s1, s2, s3;
 
-	(void)state;
-	tdir_new(dir);
 	j = j_open(dir, 1, 0, &g, NULL);
 	/* Rolling an empty file does nothing. */
 	assert_int_equal(msh_journal_roll(j), 0);
@@ -624,23 +639,21 @@ test_roll_retire_from_seq(void **state)
 	}
 	assert_int_equal(tdir_count(dir, ".jnl"), 1);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* A corrupt record in an older file: everything after it is set aside. */
 static void
 test_corrupt_middle_orphans_later(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], p1[PATH_MAX], p2[PATH_MAX], x[PATH_MAX + 16];
+	char p1[PATH_MAX], p2[PATH_MAX], x[PATH_MAX + 16];
 	uint64_t s1, s2, good_end = 0;
 	size_t off5 = 0;
 	int fd;
 
-	(void)state;
-	tdir_new(dir);
 	j = j_open(dir, 1, 0, &g, NULL);
 	s1 = 1;
 	for (int k = 0; k < 10; k++) {
@@ -692,22 +705,20 @@ test_corrupt_middle_orphans_later(void **state)
 	assert_int_equal(msh_journal_destroy(j), 0);
 	assert_int_equal(tdir_count(dir, ".jnl"), 0);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* A damaged file header: the file and those after it are set aside. */
 static void
 test_bad_header(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], p1[PATH_MAX];
+	char p1[PATH_MAX];
 	uint64_t end;
 	int fd;
 
-	(void)state;
-	tdir_new(dir);
 	make_journal(dir, 5, 1, &end);
 	jpath(p1, dir, "J", 1);
 	fd = open(p1, O_RDWR);
@@ -723,7 +734,6 @@ test_bad_header(void **state)
 	assert_int_equal(tdir_count(dir, ".jnl"), 1); /* the new one */
 	msh_journal_close(j);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* Fill the journal to the file size limit: the sync fails, durable_seq stays,
@@ -732,17 +742,17 @@ test_bad_header(void **state)
 static void
 test_full_rlimit_fsize(void **state)
 {
+	struct tstate *ts = *state;
+	const char *dir = ts->dir;
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
 	struct rlimit old, lim;
-	char dir[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	uint64_t seq, durable, d0;
 	size_t size0;
 	int rc;
 
-	(void)state;
-	tdir_new(dir);
 	j = j_open(dir, 1, MSH_JOURNAL_BUF_MIN, &g, NULL);
 	seq = j_fill(j, 1, 200, len_var);
 	assert_int_equal(msh_journal_sync(j, &d0), 0);
@@ -750,6 +760,8 @@ test_full_rlimit_fsize(void **state)
 	size0 = file_size(path);
 
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	ts->fsize = old;
+	ts->fsize_set = true; /* the teardown restores it if this test fails */
 	signal(SIGXFSZ, SIG_IGN);
 	lim = old;
 	lim.rlim_cur = size0 + 1000;
@@ -776,6 +788,7 @@ test_full_rlimit_fsize(void **state)
 	assert_int_equal(msh_journal_durable_seq(j), d0);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	signal(SIGXFSZ, SIG_DFL);
+	ts->fsize_set = false;
 
 	/* Room again: the kept records go out with the next sync. */
 	seq = msh_journal_next_seq(j);
@@ -787,27 +800,25 @@ test_full_rlimit_fsize(void **state)
 	assert_int_equal(g.next, seq);
 	msh_journal_close(j);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 /* A real ENOSPC: a 256 KiB tmpfs (root only; skipped otherwise). */
 static void
 test_full_tmpfs(void **state)
 {
+	struct tstate *ts = *state;
+	const char *dir = ts->dir;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], filler[PATH_MAX], path[PATH_MAX];
+	char filler[PATH_MAX], path[PATH_MAX];
 	uint64_t seq = 1, durable, d0 = 1;
 	int rc = 0, fd;
 	size_t size0 = 0;
 	static uint8_t zero[64 << 10];
 
-	(void)state;
-	tdir_new(dir);
-	if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") != 0) {
-		assert_int_equal(rmdir(dir), 0);
+	if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") != 0)
 		skip();
-	}
+	ts->mounted = true; /* the teardown unmounts if this test fails */
 	/* Something to free later. */
 	snprintf(filler, sizeof(filler), "%s/filler", dir);
 	fd = open(filler, O_WRONLY | O_CREAT, 0600);
@@ -842,7 +853,7 @@ test_full_tmpfs(void **state)
 	got_reset(&g);
 	unlink(path);
 	assert_int_equal(umount(dir), 0);
-	assert_int_equal(rmdir(dir), 0);
+	ts->mounted = false;
 }
 
 /* An encoder written from journal.h's format table alone, byte by byte. */
@@ -882,16 +893,15 @@ hand_record(uint8_t *r, uint64_t first, uint32_t count)
 static void
 test_format_by_hand(void **state)
 {
+	const char *dir = ((struct tstate *)*state)->dir;
 	static uint8_t want[1 << 16], have[1 << 16];
 	struct msh_journal_replay res;
 	struct msh_journal *j;
 	struct got g = {0};
-	char dir[64], path[PATH_MAX], p2[PATH_MAX];
+	char path[PATH_MAX], p2[PATH_MAX];
 	size_t len = 64, hl;
 	uint8_t *file;
 
-	(void)state;
-	tdir_new(dir);
 	/* What the journal writes is what the format says, byte for byte
 	 * (created_ns and with it hdr_crc aside). */
 	j = j_open(dir, 100, 0, &g, NULL);
@@ -950,25 +960,24 @@ test_format_by_hand(void **state)
 	assert_int_equal(res.torn_err, -MSH_JOURNAL_E_BAD_HEADER);
 	msh_journal_close(j);
 	got_reset(&g);
-	tdir_remove(dir);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_str),
-		cmocka_unit_test(test_append_sync_replay),
-		cmocka_unit_test(test_append_rejects),
-		cmocka_unit_test(test_group_commit),
-		cmocka_unit_test(test_torn_tail_every_offset),
-		cmocka_unit_test(test_corrupt_last_record_every_byte),
-		cmocka_unit_test(test_roll_retire_from_seq),
-		cmocka_unit_test(test_corrupt_middle_orphans_later),
-		cmocka_unit_test(test_bad_header),
-		cmocka_unit_test(test_format_by_hand),
-		cmocka_unit_test(test_full_rlimit_fsize),
-		cmocka_unit_test(test_full_tmpfs),
+		cmocka_unit_test_setup_teardown(test_err_str, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_sync_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_every_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_last_record_every_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roll_retire_from_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_middle_orphans_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_by_hand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_rlimit_fsize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_tmpfs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
