@@ -914,11 +914,20 @@ disk_data(struct worker *w, struct msh_spill_msg *m)
 			return; /* gone, or another subscriber in its slot */
 		sub->disk_wait = false;
 		as->behind = true;
-		if (m->rc != 0 || sub->next_seq != m->first_seq) {
-			/* The file failed verification (reported and no longer
-			 * served) or the position moved: fan_out decides again. */
+		if (m->rc != 0 && sub->next_seq == m->seq) {
+			uint64_t first = msh_shard_first_seq(as->shard);
+
+			/* A file failed verification (reported, no longer served)
+			 * or could not be read: the subscriber is told what it
+			 * lost and goes on from memory rather than ask again. */
+			send_unavailable(w, sub->mac, sub->ip, sub->port, w->udp_port,
+					 &as->shard->conf.name, sub->next_seq, first);
+			sub->unavailable++;
+			sub->next_seq = RTE_MAX(sub->next_seq, first);
 			return;
 		}
+		if (m->rc != 0 || sub->next_seq != m->first_seq)
+			return; /* the position moved meanwhile: fan_out decides again */
 		n = send_blocks(w, as, sub, sub->mac, sub->ip, sub->port, w->udp_port,
 				m->first_seq, m->data, m->len);
 		sub->next_seq += n;
