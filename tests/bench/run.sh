@@ -94,6 +94,24 @@ side_by_side_section() {
 	echo
 }
 
+spill_section() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "## Spill and persistence"
+		echo "Not run: needs root for the network namespace."
+		return
+	fi
+	if ! BUILD=$BUILD bash tests/bench/spill.sh >"$TMP.spill" 2>"$TMP.spill.err"; then
+		echo "## Spill and persistence"
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		tail -n 20 "$TMP.spill.err"
+		echo '```'
+		return
+	fi
+	cat "$TMP.spill"
+	echo
+}
+
 ceiling_section() {
 	if ! BUILD=$BUILD bash tests/bench/ceiling.sh >"$TMP.ceil" 2>"$TMP.ceil.err"; then
 		echo "## Engine ceiling"
@@ -133,7 +151,8 @@ EOT
 	engine_section
 	ceiling_section
 	side_by_side_section
+	spill_section
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
-rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err"
+rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err" "$TMP.spill" "$TMP.spill.err"
 echo "bench: wrote $OUT"
 cat "$OUT"
