@@ -203,8 +203,6 @@ fsync_dir(const char *dir)
 /* The index is encoded in chunks of this many entries, twice (once for its
  * CRC, which the header needs first, once to write it), so that writing
  * needs no allocation. */
-#define IDX_CHUNK 256
-
 static uint32_t
 idx_encode(const struct msh_segment *seg, uint32_t first, uint32_t n, uint8_t *buf)
 {
@@ -222,15 +220,15 @@ write_file(int fd, const struct msh_name *shard, const struct msh_segment *seg, 
 	   uint64_t now_ns)
 {
 	uint8_t hdr[MSH_SPILL_HDR_LEN] = {0};
-	uint8_t chunk[IDX_CHUNK * MSH_SPILL_IDX_LEN];
-	uint32_t icrc = 0;
+	size_t ilen = (size_t)seg->count * MSH_SPILL_IDX_LEN;
+	/* The whole index encoded once (a 16M segment of small messages has a
+	 * few MB of it): one CRC pass and one write, instead of hundreds. */
+	uint8_t *idx = malloc(ilen ? ilen : 1);
 	int rc;
 
-	for (uint32_t i = 0; i < seg->count; i += IDX_CHUNK) {
-		uint32_t len = idx_encode(seg, i, MSH_MIN(IDX_CHUNK, seg->count - i), chunk);
-
-		icrc = msh_crc32c(icrc, chunk, len);
-	}
+	if (idx == NULL)
+		return -ENOMEM;
+	idx_encode(seg, 0, seg->count, idx);
 	memcpy(hdr + OFF_MAGIC, MSH_SPILL_MAGIC, 8);
 	store_le32(hdr + OFF_VERSION, MSH_SPILL_VERSION);
 	store_le32(hdr + OFF_HDR_LEN, MSH_SPILL_HDR_LEN);
@@ -243,17 +241,15 @@ write_file(int fd, const struct msh_name *shard, const struct msh_segment *seg, 
 	store_le64(hdr + OFF_SEALED, seg->sealed_ns);
 	store_le64(hdr + OFF_WRITTEN, now_ns);
 	store_le32(hdr + OFF_DATA_CRC, msh_crc32c(0, seg->data, seg->data_len));
-	store_le32(hdr + OFF_INDEX_CRC, icrc);
+	store_le32(hdr + OFF_INDEX_CRC, msh_crc32c(0, idx, ilen));
 	store_le32(hdr + OFF_HDR_CRC, msh_crc32c(0, hdr, sizeof(hdr)));
 
 	rc = write_all(fd, hdr, sizeof(hdr));
 	if (rc == 0)
 		rc = write_all(fd, seg->data, seg->data_len);
-	for (uint32_t i = 0; rc == 0 && i < seg->count; i += IDX_CHUNK) {
-		uint32_t len = idx_encode(seg, i, MSH_MIN(IDX_CHUNK, seg->count - i), chunk);
-
-		rc = write_all(fd, chunk, len);
-	}
+	if (rc == 0)
+		rc = write_all(fd, idx, ilen);
+	free(idx);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	return rc;
