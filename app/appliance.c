@@ -53,6 +53,15 @@ const char *const msh_app_drop_sym[MSH_APP_DROP_COUNT] = {
 #undef _
 };
 
+static uint64_t
+now_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void
 on_signal(int sig)
 {
@@ -141,8 +150,19 @@ worker_add_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err
 			 rc == -EEXIST ? "name exists" : "full");
 		return -1;
 	}
-	if (as->worker == w->idx)
+	if (as->worker == w->idx) {
 		w->owned[w->n_owned++] = as;
+		/* A shard created on a running pair takes the node's role. */
+		if (as->repl != NULL && app->worker_running) {
+			const struct msh_repl_node *n = &app->repl.node;
+
+			as->shard->epoch = n->epoch;
+			if (n->role == MSH_REPL_PRIMARY)
+				msh_repl_primary_start(as->repl, n->epoch, now_wall_ns());
+			else
+				msh_repl_secondary_start(as->repl, n->epoch, n->syncing);
+		}
+	}
 	return 0;
 }
 
@@ -211,9 +231,28 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 	}
 	/* Settings the configuration accepts but this version does not serve yet
 	 * are refused, never silently ignored. */
-	if (sc->replicas != 1) {
-		snprintf(err, errlen, "shard create %s: replicas=2 is not built yet (issue 5)", name);
-		return -1;
+	if (sc->replicas == 2) {
+		uint32_t room;
+
+		if (!app->repl.on) {
+			snprintf(err, errlen, "shard create %s: replicas=2 needs a [port NAME] with "
+				 "role = replication", name);
+			return -1;
+		}
+		if (sc->storage == MSH_STORAGE_PERSISTENT) {
+			snprintf(err, errlen, "shard create %s: replicas=2 with storage=persistent "
+				 "is not built yet", name);
+			return -1;
+		}
+		room = msh_repl_data_room(app->repl.port.conf->mtu - MSH_IPV4_HDR_LEN -
+					  MSH_UDP_HDR_LEN);
+		if (sc->max_message + MSH_BLOCK_HDR_LEN > room) {
+			snprintf(err, errlen, "shard create %s: max_message %u does not fit a "
+				 "replication frame on [port %s] (mtu %u allows %u)", name,
+				 sc->max_message, app->repl.port.conf->name, app->repl.port.conf->mtu,
+				 room - MSH_BLOCK_HDR_LEN);
+			return -1;
+		}
 	}
 
 	len = msh_shard_footprint(sc);
@@ -269,6 +308,30 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 		return -1;
 	}
 	msh_subs_init(&as->subs, subs_mem, sc->max_subscribers);
+	if (sc->replicas == 2) {
+		struct msh_repl_shard_conf rsc = {
+			.ack_timeout_ns = 20 * 1000000ull,
+			.retx_holdoff_ns = 2 * 1000000ull,
+			.nak_holdoff_ns = 2 * 1000000ull,
+			.window_msgs = 0,
+			.pending_cap = 8192,
+		};
+		size_t rlen = msh_repl_shard_footprint(rsc.pending_cap);
+		void *rmem = rte_zmalloc_socket("msh_repl_shard", rlen, RTE_CACHE_LINE_SIZE,
+						app->ingest.eth.socket);
+
+		as->repl = rmem ? msh_repl_shard_init(rmem, rlen, as->shard, &rsc) : NULL;
+		if (as->repl == NULL) {
+			snprintf(err, errlen, "shard create %s: no memory for its replication state",
+				 name);
+			rte_free(rmem);
+			msh_spill_forget(app, as);
+			msh_arena_free(&app->arena, as->region, len);
+			rte_free(as);
+			rte_free(subs_mem);
+			return -1;
+		}
+	}
 	as->worker = pick_worker(app, sc);
 	as->owner_lcore = app->workers[as->worker].lcore;
 	if (msh_app_call_all(app, as->worker, worker_add_shard, as, why, sizeof(why)) != 0) {
@@ -339,6 +402,7 @@ msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, s
 	}
 	msh_spill_forget(app, as);
 	/* No worker sees it any more: its memory goes back to the arena. */
+	rte_free(as->repl);
 	msh_arena_free(&app->arena, as->region, as->region_len);
 	rte_free(as->subs.sub);
 	rte_free(as);
@@ -478,6 +542,43 @@ ingest_port_conf(const struct msh_conf *c)
 	return NULL;
 }
 
+/* The replication port and the node (worker 0 runs both once started). */
+static int
+repl_start(struct msh_app *app, char *err, size_t errlen)
+{
+	const struct msh_port_conf *rc = app->repl.port.conf;
+	struct msh_repl_node_conf nc;
+
+	if (msh_ethdev_open(rc, 1, 1, sizeof(struct msh_frame), &app->repl.port.eth, err,
+			    errlen) != 0)
+		return -1;
+	memcpy(app->repl.port.ifc.mac, app->repl.port.eth.mac.addr_bytes, 6);
+	app->repl.port.ifc.ip = rc->ipv4;
+	app->repl.port.ifc.prefix_len = rc->prefix_len;
+	memset(&nc, 0, sizeof(nc));
+	nc.node_id = rc->node_id;
+	nc.peer_id = rc->peer_node_id;
+	nc.epoch = app->epoch;
+	nc.hello_interval_ns = rc->hello_interval_ns;
+	nc.silence_ns = rc->failover_silence_ns;
+	nc.sync_retry_ns = rc->hello_interval_ns * 2;
+	nc.auto_promote = rc->failover == MSH_FAILOVER_AUTO;
+	nc.start_primary = rc->start_role == MSH_START_PRIMARY;
+	if (msh_repl_node_init(&app->repl.node, &nc, now_wall_ns()) != 0) {
+		snprintf(err, errlen, "[port %s]: bad replication settings", rc->name);
+		return -1;
+	}
+	app->repl.role = app->repl.node.role;
+	app->repl.epoch = app->repl.node.epoch;
+	MSH_LOG(NOTICE, "replication: port %u %u.%u.%u.%u, peer %u.%u.%u.%u (node %u, peer %u), "
+		"starts %s, failover %s after %lu ms", app->repl.port.eth.port_id, rc->ipv4 >> 24,
+		(rc->ipv4 >> 16) & 255, (rc->ipv4 >> 8) & 255, rc->ipv4 & 255, rc->peer_ip >> 24,
+		(rc->peer_ip >> 16) & 255, (rc->peer_ip >> 8) & 255, rc->peer_ip & 255, rc->node_id,
+		rc->peer_node_id, nc.start_primary ? "primary" : "secondary",
+		nc.auto_promote ? "auto" : "manual", (unsigned long)(nc.silence_ns / 1000000));
+	return 0;
+}
+
 /* Map workers to lcores and queues; warn when one sits on another NUMA node
  * than the port (every packet would cross the interconnect). */
 static int
@@ -568,10 +669,16 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 	}
 	for (unsigned int i = 0; i < app->conf.n_ports; i++)
 		if (app->conf.ports[i].role == MSH_PORT_REPLICATION) {
-			fprintf(stderr, "memshard: %s: [port %s] role: replication is not built yet "
-				"(issue 5)\n", app->conf.path, app->conf.ports[i].name);
-			return 1;
+			app->repl.on = true;
+			app->repl.port.conf = &app->conf.ports[i];
 		}
+	/* One lcore owns the pair's node state machine and its shards. */
+	if (app->repl.on && app->conf.app.workers != 1) {
+		fprintf(stderr, "memshard: %s: [appliance] workers: %u, but an appliance with a "
+			"replication port runs one worker in this version (set workers = 1)\n",
+			app->conf.path, app->conf.app.workers);
+		return 1;
+	}
 	if (msh_eal_start(app, extra_argc, extra_argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "memshard: %s\n", err);
 		return 1;
@@ -616,6 +723,8 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		goto fail;
 	}
 	if (workers_rings(app, err, sizeof(err)) != 0 || msh_spill_start(app, err, sizeof(err)) != 0)
+		goto fail;
+	if (app->repl.on && repl_start(app, err, sizeof(err)) != 0)
 		goto fail;
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_app_shard_create(app, &app->conf.shards[i], err, sizeof(err)) != 0)
@@ -670,6 +779,8 @@ out:
 	for (unsigned int i = 0; i < app->n_shards; i++)
 		msh_spill_forget(app, app->shard_list[i]);
 	workers_free(app);
+	if (app->repl.on)
+		msh_ethdev_close(&app->repl.port.eth);
 	if (app->arena_mz != NULL)
 		rte_memzone_free(app->arena_mz);
 	rte_eal_cleanup();

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "net.h"
 #include "net/ethdev.h"
+#include "repl.h"
 #include "shard.h"
 #include "spill_thread.h"
 #include "sub.h"
@@ -125,6 +126,11 @@ struct msh_app_shard {
 	struct {
 		uint64_t held, released, held_full, busy;
 	} persist;
+	/* replicas = 2: the shard's replication state (owner), and a snapshot of
+	 * its lag the owner refreshes every millisecond for the control path. */
+	struct msh_repl_shard *repl;
+	struct msh_repl_lag repl_lag;
+	uint64_t repl_not_primary; /**< publishes refused: not the primary */
 	struct {
 		/* spill thread */
 		uint64_t files, bytes, write_errors, bad_files, reads, read_msgs, read_errors;
@@ -185,8 +191,28 @@ struct msh_worker {
 	void *fast;               /**< fast-path state while its loop runs (worker.c) */
 } __rte_cache_aligned;
 
+/**
+ * The pair (replicas = 2, docs/REPLICATION.md): the replication port, the
+ * node state machine and the peer as seen on both networks. The node belongs
+ * to worker 0, which in this version owns every shard of a pair appliance.
+ */
+struct msh_app_repl {
+	bool on;                       /**< a replication port is configured */
+	struct msh_app_port port;
+	struct msh_repl_node node;
+	volatile uint64_t peer_mac;    /**< the peer's MAC on the link (0: unknown) */
+	volatile uint64_t peer_ingest_tsc; /**< last ARP answer from its ingest address */
+	uint64_t last_probe_tsc, last_arp_tsc;
+	volatile enum msh_repl_role role; /**< mirror of node.role for the control path */
+	volatile uint32_t epoch;
+	/* counters (worker 0) */
+	uint64_t rx_frames, tx_frames, tx_dropped, rx_drop[MSH_REPL_E_COUNT], rx_stale, rx_foreign,
+		rx_unknown_shard, no_peer_mac;
+};
+
 struct msh_app {
 	struct msh_conf conf;
+	struct msh_app_repl repl;
 	struct msh_worker workers[MSH_MAX_WORKERS];
 	unsigned int n_workers;
 	volatile bool worker_running;
@@ -245,6 +271,10 @@ void msh_worker_commands(struct msh_app *app, struct msh_worker *w);
 /** Delete a shard: end its MoldUDP64 session, free its memory. Main lcore. */
 int msh_app_shard_delete(struct msh_app *app, const struct msh_name *name, char *err,
 			 size_t errlen);
+
+/** Command (worker 0): promote (*arg 1) or demote (*arg 0) this node. */
+int msh_worker_repl_promote(struct msh_app *app, struct msh_worker *w, void *arg, char *err,
+			    size_t errlen);
 
 /** Send end of session to every subscriber of @p as (its owner worker @p w). */
 void msh_worker_end_session(struct msh_worker *w, struct msh_app_shard *as);

@@ -85,6 +85,8 @@ shard_arg(struct msh_app *app, const char *name, char *err, size_t errlen)
 	return as;
 }
 
+static json_t *repl_shard_json(const struct msh_app_shard *as);
+
 static json_t *
 shard_json(const struct msh_app_shard *as, bool full)
 {
@@ -141,6 +143,8 @@ shard_json(const struct msh_app_shard *as, bool full)
 		json_object_set_new(o, "spill_state", sp);
 	}
 	json_object_set_new(o, "replicas", json_integer(s->conf.replicas));
+	if (as->repl != NULL)
+		json_object_set_new(o, "replication", repl_shard_json(as));
 	json_object_set_new(o, "worker", json_integer(as->worker));
 	json_object_set_new(o, "owner_lcore", json_integer(as->owner_lcore));
 	c = json_object();
@@ -593,6 +597,124 @@ cmd_sub_kick(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 
 static json_t *cmd_help(struct msh_app *app, int argc, char **argv, char *err, size_t errlen);
 
+static json_t *
+repl_shard_json(const struct msh_app_shard *as)
+{
+	const struct msh_repl_shard *rs = as->repl;
+	const struct msh_repl_lag *l = &as->repl_lag;
+	json_t *o = json_object(), *c = json_object();
+
+	json_object_set_new(o, "role", json_string(rs->role == MSH_REPL_PRIMARY ? "primary" :
+						    "secondary"));
+	json_object_set_new(o, "acks", json_string(as->shard->conf.acks == MSH_ACKS_ALL ? "all" :
+						    "1"));
+	json_object_set_new(o, "syncing", json_boolean(rs->syncing));
+	json_object_set_new(o, "acked_seq", json_integer((json_int_t)rs->acked_seq));
+	json_object_set_new(o, "sent_seq", json_integer((json_int_t)rs->sent_seq));
+	json_object_set_new(o, "lag_msgs", json_integer((json_int_t)l->msgs));
+	json_object_set_new(o, "lag_us", json_integer((json_int_t)(l->ns / 1000)));
+	json_object_set_new(o, "ack_lag_us", json_integer((json_int_t)(l->ack_lag_ns / 1000)));
+	json_object_set_new(o, "ack_lag_max_us",
+			    json_integer((json_int_t)(l->ack_lag_max_ns / 1000)));
+	json_object_set_new(o, "rtt_us", json_integer((json_int_t)(l->rtt_ns / 1000)));
+	json_object_set_new(o, "peer_known", json_boolean(l->peer_known));
+	json_object_set_new(o, "acks_waiting", json_integer(rs->pend_n));
+	json_object_set_new(o, "not_primary", json_integer((json_int_t)as->repl_not_primary));
+#define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)rs->stats.f));
+	foreach_msh_repl_counter
+#undef _
+	json_object_set_new(o, "counters", c);
+	return o;
+}
+
+static json_t *
+cmd_repl_status(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	const struct msh_app_repl *r = &app->repl;
+	const struct msh_repl_node *n = &r->node;
+	json_t *o, *shards, *c, *drops;
+	uint64_t now = 0;
+	struct timespec ts;
+
+	if (!r->on) {
+		snprintf(err, errlen, "no replication port: this appliance is not one of a pair");
+		return NULL;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	o = json_object();
+	json_object_set_new(o, "role", json_string(n->role == MSH_REPL_PRIMARY ? "primary" :
+						   "secondary"));
+	json_object_set_new(o, "epoch", json_integer(n->epoch));
+	json_object_set_new(o, "node_id", json_integer(n->conf.node_id));
+	json_object_set_new(o, "peer_id", json_integer(n->conf.peer_id));
+	json_object_set_new(o, "syncing", json_boolean(n->syncing));
+	json_object_set_new(o, "peer_alive", json_boolean(msh_repl_node_peer_alive(n, now)));
+	json_object_set_new(o, "peer_role", json_string(!n->peer_heard ? "unknown" :
+							n->peer_role == MSH_REPL_PRIMARY ? "primary" :
+							"secondary"));
+	json_object_set_new(o, "peer_epoch", json_integer(n->peer_epoch));
+	json_object_set_new(o, "peer_ingest", json_string(
+		n->peer_ingest == MSH_REPL_INGEST_ALIVE ? "alive" :
+		n->peer_ingest == MSH_REPL_INGEST_SILENT ? "silent" : "unknown"));
+	json_object_set_new(o, "peer_mac_known", json_boolean(r->peer_mac != 0));
+	json_object_set_new(o, "failover", json_string(n->conf.auto_promote ? "auto" : "manual"));
+	json_object_set_new(o, "alarm", json_string(msh_repl_alarm_str(n->alarm)));
+	c = json_object();
+#define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)n->stats.f));
+	foreach_msh_repl_node_counter
+#undef _
+	json_object_set_new(c, "rx_frames", json_integer((json_int_t)r->rx_frames));
+	json_object_set_new(c, "tx_frames", json_integer((json_int_t)r->tx_frames));
+	json_object_set_new(c, "tx_dropped", json_integer((json_int_t)r->tx_dropped));
+	json_object_set_new(c, "rx_stale", json_integer((json_int_t)r->rx_stale));
+	json_object_set_new(c, "rx_foreign", json_integer((json_int_t)r->rx_foreign));
+	json_object_set_new(c, "rx_unknown_shard", json_integer((json_int_t)r->rx_unknown_shard));
+	json_object_set_new(c, "no_peer_mac", json_integer((json_int_t)r->no_peer_mac));
+	drops = json_object();
+	for (int i = 1; i < MSH_REPL_E_COUNT; i++)
+		if (r->rx_drop[i])
+			json_object_set_new(drops, msh_repl_err_str(i),
+					    json_integer((json_int_t)r->rx_drop[i]));
+	json_object_set_new(c, "rx_malformed", drops);
+	json_object_set_new(o, "counters", c);
+	shards = json_object();
+	for (unsigned int i = 0; i < app->n_shards; i++) {
+		const struct msh_app_shard *as = app->shard_list[i];
+		char name[MSH_NAME_LEN + 1];
+
+		if (as->repl != NULL)
+			json_object_set_new(shards, msh_name_to_str(&as->shard->conf.name, name),
+					    repl_shard_json(as));
+	}
+	json_object_set_new(o, "shards", shards);
+	return o;
+}
+
+static json_t *
+repl_role_cmd(struct msh_app *app, int promote, char *err, size_t errlen)
+{
+	if (!app->repl.on) {
+		snprintf(err, errlen, "no replication port: this appliance is not one of a pair");
+		return NULL;
+	}
+	if (msh_app_call(app, 0, msh_worker_repl_promote, &promote, err, errlen) != 0)
+		return NULL;
+	return cmd_repl_status(app, 0, NULL, err, errlen);
+}
+
+static json_t *
+cmd_repl_promote(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	return repl_role_cmd(app, 1, err, errlen);
+}
+
+static json_t *
+cmd_repl_demote(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	return repl_role_cmd(app, 0, err, errlen);
+}
+
 static const struct ctl_cmd commands[] = {
 	{"help", "help", "list the commands", 0, 0, cmd_help},
 	{"version", "version", "version, protocol version, epoch", 0, 0, cmd_version},
@@ -608,7 +730,7 @@ static const struct ctl_cmd commands[] = {
 	 "new shard; keys as in [shard NAME] (units: 64M, 1G, 500ms, 5m)", 1, CTL_MAX_ARGS,
 	 cmd_shard_create},
 	{"shard set", "shard set NAME KEY=VALUE...",
-	 "change on_full, max_bytes (within its reservation) or segment_age live", 2,
+	 "change on_full, max_bytes (within its reservation), segment_age or storage live", 2,
 	 CTL_MAX_ARGS, cmd_shard_set},
 	{"shard seal", "shard seal NAME", "seal the active segment now", 1, 1, cmd_shard_seal},
 	{"shard delete", "shard delete NAME", "end its MoldUDP64 session and free its memory", 1,
@@ -619,6 +741,12 @@ static const struct ctl_cmd commands[] = {
 	 cmd_sub_kick},
 	{"config dump", "config dump", "the running configuration as a config file", 0, 0,
 	 cmd_config_dump},
+	{"repl status", "repl status", "the pair: role, epoch, peer, alarm, lag per shard", 0, 0,
+	 cmd_repl_status},
+	{"repl promote", "repl promote", "become primary now (epoch rises; see docs/REPLICATION.md)",
+	 0, 0, cmd_repl_promote},
+	{"repl demote", "repl demote", "become secondary and follow the peer", 0, 0,
+	 cmd_repl_demote},
 	{"shutdown", "shutdown", "stop the appliance cleanly", 0, 0, cmd_shutdown},
 };
 

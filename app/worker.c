@@ -38,6 +38,8 @@
  * live subscriber keeps up at full load. */
 #define FEED_PKTS_PER_SUB 64
 #define HOUSEKEEPING_US 1000
+#define RTXQ_MAX 128       /* replication frames queued per turn */
+#define REPL_FRAMES_PER_TURN 64
 
 struct txq {
 	uint16_t n;
@@ -60,6 +62,14 @@ struct worker {
 	uint64_t tsc, now_ns;
 	bool rolled_back; /* a feed packet was refused: positions moved back */
 	struct txq tx;
+	/* The replication port (replicas = 2): worker 0 only in this version. */
+	bool repl;
+	uint16_t rport;
+	struct rte_mempool *rpool;
+	const struct msh_iface *rifc;
+	uint16_t rn;
+	struct rte_mbuf *rpkt[RTXQ_MAX];
+	uint64_t hello_tsc; /* next housekeeping work for the pair */
 } __rte_cache_aligned;
 
 static inline uint64_t
@@ -324,6 +334,641 @@ release_acks(struct worker *w, struct msh_app_shard *as)
 	}
 }
 
+/* ---- replication (replicas = 2, docs/REPLICATION.md) ---------------------
+ * Worker 0 owns the replication port, the node state machine and every shard
+ * of a pair appliance. The primary streams what it appends as DATA frames
+ * (msh_repl_tx_next decides, go-back-N on NAK or timeout), the secondary
+ * appends them at the same sequence numbers and acks cumulatively. acks=all
+ * holds a publisher's ACK until the secondary's ack passes it. */
+
+/* A UDP frame to the peer's replication address; NULL (counted) until its
+ * MAC is known or when no mbuf is left. */
+static uint8_t *
+repl_alloc(struct worker *w, struct rte_mbuf **mp, uint16_t len)
+{
+	struct msh_app_repl *r = &w->app->repl;
+	uint64_t mac64 = r->peer_mac;
+	struct msh_udp_flow fl;
+	struct rte_mbuf *m;
+	uint8_t *p;
+
+	if (mac64 == 0) {
+		r->no_peer_mac++;
+		return NULL;
+	}
+	if (w->rn >= RTXQ_MAX || (m = rte_pktmbuf_alloc(w->rpool)) == NULL) {
+		r->tx_dropped++;
+		return NULL;
+	}
+	p = (uint8_t *)rte_pktmbuf_append(m, MSH_UDP_HDRS_LEN + len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		r->tx_dropped++;
+		return NULL;
+	}
+	memcpy(fl.src_mac, w->rifc->mac, 6);
+	memcpy(fl.dst_mac, &mac64, 6);
+	fl.src_ip = w->rifc->ip;
+	fl.dst_ip = r->port.conf->peer_ip;
+	fl.src_port = MSH_REPL_UDP_PORT;
+	fl.dst_port = MSH_REPL_UDP_PORT;
+	fl.ttl = 0;
+	msh_udp_hdr_build(p, MSH_UDP_HDRS_LEN + (size_t)len, &fl, len);
+	*mp = m;
+	return p + MSH_UDP_HDRS_LEN;
+}
+
+/* Queue a built frame: @p len bytes of payload were written (trim the rest). */
+static void
+repl_push(struct worker *w, struct rte_mbuf *m, uint16_t len, uint16_t room)
+{
+	if (len < room)
+		rte_pktmbuf_trim(m, (uint16_t)(room - len));
+	if (len < room) {
+		/* The UDP and IP lengths were written for room: rewrite them. */
+		struct msh_udp_flow fl;
+		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+		uint64_t mac64 = w->app->repl.peer_mac;
+
+		memcpy(fl.src_mac, w->rifc->mac, 6);
+		memcpy(fl.dst_mac, &mac64, 6);
+		fl.src_ip = w->rifc->ip;
+		fl.dst_ip = w->app->repl.port.conf->peer_ip;
+		fl.src_port = MSH_REPL_UDP_PORT;
+		fl.dst_port = MSH_REPL_UDP_PORT;
+		fl.ttl = 0;
+		msh_udp_hdr_build(p, MSH_UDP_HDRS_LEN + (size_t)len, &fl, len);
+	}
+	msh_udp_csum_fill(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m));
+	w->rpkt[w->rn++] = m;
+	w->app->repl.tx_frames++;
+}
+
+static void
+repl_flush(struct worker *w)
+{
+	uint16_t sent;
+
+	if (w->rn == 0)
+		return;
+	sent = rte_eth_tx_burst(w->rport, 0, w->rpkt, w->rn);
+	for (uint16_t i = sent; i < w->rn; i++)
+		rte_pktmbuf_free(w->rpkt[i]);
+	/* A lost frame is repaired like one lost on the wire (NAK, timeout). */
+	w->app->repl.tx_dropped += (uint64_t)(w->rn - sent);
+	w->rn = 0;
+}
+
+/* An ARP request from @p ifc on @p port for @p ip (peer resolution, ingest probe). */
+static void
+send_arp_request(struct worker *w, uint16_t port, struct rte_mempool *pool,
+		 const struct msh_iface *ifc, uint32_t ip, bool repl_port)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	int len;
+
+	if (m == NULL)
+		return;
+	len = msh_arp_request_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), ifc,
+				    ip);
+	if (len <= 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_pktmbuf_append(m, (uint16_t)len);
+	if (repl_port && w->rn < RTXQ_MAX) {
+		w->rpkt[w->rn++] = m;
+	} else if (!repl_port && w->tx.n < TXQ_MAX) {
+		w->tx.pkt[w->tx.n] = m;
+		w->tx.sub[w->tx.n] = NULL;
+		w->tx.bytes += (uint64_t)len;
+		w->tx.n++;
+	} else {
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* HELLO or SYNC_REQ with every replicated shard's position. */
+static void
+send_summary(struct worker *w, uint8_t type)
+{
+	struct msh_app *app = w->app;
+	struct msh_worker *me = w->me;
+	uint16_t room = (uint16_t)(app->repl.port.conf->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN);
+	uint16_t per = (uint16_t)((room - MSH_REPL_SUMMARY_HDR_LEN) / MSH_REPL_POS_LEN);
+	struct msh_repl_pos pos[64];
+	uint32_t total = 0, done = 0;
+
+	per = RTE_MIN(per, (uint16_t)RTE_DIM(pos));
+	for (unsigned int i = 0; i < me->n_owned; i++)
+		total += me->owned[i]->repl != NULL;
+	do {
+		struct msh_repl_hdr h;
+		struct rte_mbuf *m;
+		uint16_t n = 0;
+		uint8_t *p;
+		int len;
+
+		for (unsigned int i = 0, k = 0; i < me->n_owned && n < per; i++) {
+			if (me->owned[i]->repl == NULL)
+				continue;
+			if (k++ < done)
+				continue;
+			msh_repl_pos_get(me->owned[i]->repl, &pos[n++]);
+		}
+		p = repl_alloc(w, &m, room);
+		if (p == NULL)
+			return;
+		msh_repl_node_hdr(&app->repl.node, type, w->now_ns, &h);
+		len = msh_repl_summary_build(p, room, &h, total, pos, n);
+		if (len < 0) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		repl_push(w, m, (uint16_t)len, room);
+		done += n;
+	} while (done < total);
+}
+
+/* Answer the acks=all publishers whose messages the secondary now holds. */
+static void
+release_repl_acks(struct worker *w, struct msh_app_shard *as, bool drain)
+{
+	struct msh_repl_pending p;
+
+	while (w->tx.n < TXQ_MAX &&
+	       (drain ? msh_repl_pending_drain(as->repl, &p) : msh_repl_pending_pop(as->repl, &p))) {
+		struct msh_frame f;
+
+		memcpy(f.src_mac, p.mac, 6);
+		f.src_ip = p.ip;
+		f.src_port = p.port;
+		/* Demoted before the secondary had it: the publisher must retry at
+		 * the new primary, which may or may not have it (dedupe decides). */
+		send_ack(w, &f, &as->shard->conf.name, drain ? MSH_S_NOT_PRIMARY : p.status,
+			 drain ? 0 : p.count, p.publisher_id, p.publisher_seq,
+			 drain ? 0 : p.shard_seq);
+	}
+}
+
+/* Carry out what the node decided (role, epoch, frames due). */
+static void
+repl_node_act(struct worker *w, uint32_t act)
+{
+	struct msh_app *app = w->app;
+	struct msh_repl_node *n = &app->repl.node;
+	struct msh_worker *me = w->me;
+
+	if (act & (MSH_REPL_ACT_PROMOTED | MSH_REPL_ACT_DEMOTED | MSH_REPL_ACT_EPOCH)) {
+		app->epoch = n->epoch;
+		app->repl.epoch = n->epoch;
+		app->repl.role = n->role;
+		for (unsigned int i = 0; i < me->n_owned; i++) {
+			struct msh_app_shard *as = me->owned[i];
+
+			if (as->repl == NULL)
+				continue;
+			as->shard->epoch = n->epoch;
+			if (act & MSH_REPL_ACT_PROMOTED) {
+				msh_repl_primary_start(as->repl, n->epoch, w->now_ns);
+			} else if (n->role == MSH_REPL_SECONDARY) {
+				release_repl_acks(w, as, true);
+				msh_repl_secondary_start(as->repl, n->epoch, n->syncing);
+			}
+		}
+		MSH_LOG(NOTICE, "replication: %s in epoch %u%s",
+			n->role == MSH_REPL_PRIMARY ? "primary" : "secondary", n->epoch,
+			n->syncing ? ", catching up" : "");
+	}
+	if (act & MSH_REPL_ACT_SEND_HELLO)
+		send_summary(w, MSH_REPL_T_HELLO);
+	if (act & MSH_REPL_ACT_SEND_SYNC_REQ)
+		send_summary(w, MSH_REPL_T_SYNC_REQ);
+	if (act & MSH_REPL_ACT_ALARM)
+		MSH_LOG(WARNING, "replication: %s", msh_repl_alarm_str(n->alarm));
+}
+
+static struct msh_app_shard *
+repl_shard(struct worker *w, const struct msh_name *name)
+{
+	struct msh_app_shard *as = shard_lookup(w, name);
+
+	if (as == NULL || as->repl == NULL || as->ended) {
+		w->app->repl.rx_unknown_shard++;
+		return NULL;
+	}
+	return as;
+}
+
+static void
+send_sync_reply(struct worker *w, const struct msh_repl_sync_reply *r0)
+{
+	uint16_t room = MSH_REPL_SYNC_REPLY_HDR_LEN + MSH_REPL_HIST * MSH_REPL_HIST_ENTRY_LEN;
+	struct msh_repl_sync_reply r = *r0;
+	struct rte_mbuf *m;
+	uint8_t *p = repl_alloc(w, &m, room);
+	uint16_t count = r.hdr.count;
+	int len;
+
+	if (p == NULL)
+		return;
+	msh_repl_node_hdr(&w->app->repl.node, MSH_REPL_T_SYNC_REPLY, w->now_ns, &r.hdr);
+	r.hdr.count = count;
+	len = msh_repl_sync_reply_build(p, room, &r);
+	if (len < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	repl_push(w, m, (uint16_t)len, room);
+}
+
+static void
+send_nak(struct worker *w, struct msh_app_shard *as, uint64_t expected, uint64_t seen)
+{
+	struct msh_repl_nak n;
+	struct rte_mbuf *m;
+	uint8_t *p = repl_alloc(w, &m, MSH_REPL_NAK_LEN);
+
+	if (p == NULL)
+		return;
+	memset(&n, 0, sizeof(n));
+	msh_repl_node_hdr(&w->app->repl.node, MSH_REPL_T_NAK, w->now_ns, &n.hdr);
+	n.shard = as->shard->conf.name;
+	n.expected_seq = expected;
+	n.seen_seq = seen;
+	if (msh_repl_nak_build(p, MSH_REPL_NAK_LEN, &n) < 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	repl_push(w, m, MSH_REPL_NAK_LEN, MSH_REPL_NAK_LEN);
+}
+
+/* Are all replicated shards caught up with the primary? */
+static void
+repl_check_synced(struct worker *w)
+{
+	struct msh_worker *me = w->me;
+
+	for (unsigned int i = 0; i < me->n_owned; i++)
+		if (me->owned[i]->repl != NULL && me->owned[i]->repl->syncing)
+			return;
+	msh_repl_node_sync_done(&w->app->repl.node);
+}
+
+/* A UDP datagram to the replication port. */
+static void
+repl_rx(struct worker *w, const struct msh_frame *f)
+{
+	struct msh_app *app = w->app;
+	struct msh_app_repl *r = &app->repl;
+	const void *b = f->payload;
+	size_t len = f->payload_len;
+	struct msh_repl_hdr h;
+	struct msh_app_shard *as;
+	uint32_t act = 0;
+	int rc = msh_repl_hdr_parse(b, len, &h);
+
+	if (rc != 0) {
+		r->rx_drop[-rc]++;
+		return;
+	}
+	switch (msh_repl_node_rx(&r->node, &h, w->now_ns, &act)) {
+	case MSH_REPL_RX_STALE:
+		r->rx_stale++;
+		repl_node_act(w, act);
+		return;
+	case MSH_REPL_RX_FOREIGN:
+		r->rx_foreign++;
+		return;
+	default:
+		break;
+	}
+	r->rx_frames++;
+	repl_node_act(w, act);
+	switch (h.type) {
+	case MSH_REPL_T_DATA: {
+		struct msh_repl_data d;
+		struct msh_repl_reply out;
+
+		rc = msh_repl_data_parse(b, len, 65535, &d);
+		if (rc != 0 || (as = repl_shard(w, &d.shard)) == NULL) {
+			if (rc != 0)
+				r->rx_drop[-rc]++;
+			return;
+		}
+		msh_repl_apply(as->repl, &d, w->now_ns, &out);
+		if (out.nak)
+			send_nak(w, as, out.expected_seq, out.seen_seq);
+		break; /* ACKs go out once per turn (repl_turn) */
+	}
+	case MSH_REPL_T_ACK: {
+		struct msh_repl_ack a;
+
+		rc = msh_repl_ack_parse(b, len, &a);
+		if (rc != 0 || (as = repl_shard(w, &a.shard)) == NULL) {
+			if (rc != 0)
+				r->rx_drop[-rc]++;
+			return;
+		}
+		msh_repl_on_ack(as->repl, &a, w->now_ns);
+		release_repl_acks(w, as, false);
+		break;
+	}
+	case MSH_REPL_T_NAK: {
+		struct msh_repl_nak n;
+
+		rc = msh_repl_nak_parse(b, len, &n);
+		if (rc != 0 || (as = repl_shard(w, &n.shard)) == NULL) {
+			if (rc != 0)
+				r->rx_drop[-rc]++;
+			return;
+		}
+		msh_repl_on_nak(as->repl, &n, w->now_ns);
+		break;
+	}
+	case MSH_REPL_T_HELLO:
+	case MSH_REPL_T_SYNC_REQ: {
+		struct msh_repl_summary sm;
+
+		rc = msh_repl_summary_parse(b, len, &sm);
+		if (rc != 0) {
+			r->rx_drop[-rc]++;
+			return;
+		}
+		for (uint16_t i = 0; i < sm.hdr.count; i++) {
+			struct msh_repl_pos pos;
+			struct msh_repl_sync_reply rep;
+
+			msh_repl_pos_at(&sm, i, &pos);
+			as = repl_shard(w, &pos.shard);
+			if (h.type == MSH_REPL_T_HELLO) {
+				if (as != NULL)
+					msh_repl_on_peer_pos(as->repl, &sm.hdr, &pos, w->now_ns);
+				continue;
+			}
+			memset(&rep, 0, sizeof(rep));
+			rep.shard = pos.shard;
+			if (as != NULL)
+				msh_repl_on_sync_req(as->repl, &sm.hdr, &pos, w->now_ns, &rep);
+			else
+				rep.status = MSH_REPL_SYNC_UNKNOWN_SHARD;
+			send_sync_reply(w, &rep);
+		}
+		break;
+	}
+	case MSH_REPL_T_SYNC_REPLY: {
+		struct msh_repl_sync_reply rep;
+		struct msh_repl_sync_decision dec;
+		char name[MSH_NAME_LEN + 1];
+
+		rc = msh_repl_sync_reply_parse(b, len, &rep);
+		if (rc != 0 || (as = repl_shard(w, &rep.shard)) == NULL) {
+			if (rc != 0)
+				r->rx_drop[-rc]++;
+			return;
+		}
+		if (!as->repl->syncing)
+			return;
+		msh_repl_sync_decide(as->repl, &rep, &dec);
+		if (msh_repl_sync_apply(as->repl, &dec, &rep) == 0) {
+			if (dec.truncate_to || dec.reset_to)
+				MSH_LOG(WARNING, "shard %s: caught up with the primary: truncated to "
+					"seq %lu, restarted at %lu (0: no)",
+					msh_name_to_str(&as->shard->conf.name, name),
+					(unsigned long)dec.truncate_to, (unsigned long)dec.reset_to);
+			as->behind = true;
+			repl_check_synced(w);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* A frame from the replication port: ARP and ICMP answered there, the
+ * peer's MAC learned from anything it sends, UDP to the replication port. */
+static void
+on_repl_frame(struct worker *w, struct rte_mbuf *m)
+{
+	struct msh_app_repl *r = &w->app->repl;
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct msh_frame f;
+	int kind = msh_frame_parse(d, rte_pktmbuf_data_len(m), w->rifc, &f);
+	uint32_t peer = r->port.conf->peer_ip;
+
+	if (kind < 0) {
+		w->st->net_drop[-kind]++;
+		return;
+	}
+	if ((kind == MSH_FRAME_ARP && f.arp.sender_ip == peer) ||
+	    (kind != MSH_FRAME_ARP && f.src_ip == peer)) {
+		uint64_t mac64 = 0;
+
+		memcpy(&mac64, kind == MSH_FRAME_ARP ? f.arp.sender_mac : f.src_mac, 6);
+		r->peer_mac = mac64;
+	}
+	if (kind == MSH_FRAME_UDP) {
+		if (f.dst_port == MSH_REPL_UDP_PORT && f.src_ip == peer)
+			repl_rx(w, &f);
+		else
+			w->st->net_drop[MSH_NET_DROP_UDP_PORT]++;
+		return;
+	}
+	if ((kind == MSH_FRAME_ARP && f.arp.op == MSH_ARP_OP_REQUEST) ||
+	    kind == MSH_FRAME_ICMP_ECHO) {
+		struct rte_mbuf *rp = rte_pktmbuf_alloc(w->rpool);
+		int len;
+
+		if (rp == NULL || w->rn >= RTXQ_MAX) {
+			rte_pktmbuf_free(rp);
+			return;
+		}
+		len = kind == MSH_FRAME_ARP
+			      ? msh_arp_reply_build(rte_pktmbuf_mtod(rp, uint8_t *),
+						    rte_pktmbuf_tailroom(rp), w->rifc, &f)
+			      : msh_icmp_echo_reply_build(rte_pktmbuf_mtod(rp, uint8_t *),
+							  rte_pktmbuf_tailroom(rp), w->rifc, d, &f);
+		if (len <= 0) {
+			rte_pktmbuf_free(rp);
+			return;
+		}
+		rte_pktmbuf_append(rp, (uint16_t)len);
+		w->rpkt[w->rn++] = rp;
+	}
+}
+
+/* Every turn: DATA the primary owes, ACKs the secondary owes. */
+static void
+repl_turn(struct worker *w)
+{
+	struct msh_worker *me = w->me;
+	uint16_t room = (uint16_t)(w->app->repl.port.conf->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN);
+	unsigned int frames = 0;
+
+	for (unsigned int i = 0; i < me->n_owned; i++) {
+		struct msh_app_shard *as = me->owned[i];
+		struct msh_repl_shard *rs = as->repl;
+
+		if (rs == NULL)
+			continue;
+		if (rs->role == MSH_REPL_PRIMARY) {
+			struct msh_repl_tx tx;
+
+			while (frames < REPL_FRAMES_PER_TURN && w->rn < RTXQ_MAX &&
+			       w->app->repl.peer_mac != 0 &&
+			       msh_repl_tx_next(rs, w->now_ns, msh_repl_data_room(room), &tx) == 1) {
+				struct msh_repl_hdr h;
+				struct msh_repl_data dd;
+				struct rte_mbuf *m;
+				uint8_t *p = repl_alloc(w, &m, room);
+				int len;
+
+				if (p == NULL)
+					break;
+				msh_repl_node_hdr(&w->app->repl.node, MSH_REPL_T_DATA, w->now_ns, &h);
+				msh_repl_tx_data(rs, &tx, &h, &dd);
+				len = msh_repl_data_build(p, room, &dd);
+				if (len < 0) {
+					rte_pktmbuf_free(m);
+					break;
+				}
+				repl_push(w, m, (uint16_t)len, room);
+				frames++;
+			}
+		} else if (rs->ack_due) {
+			struct msh_repl_ack a;
+			struct rte_mbuf *m;
+			uint8_t *p = repl_alloc(w, &m, MSH_REPL_ACK_LEN);
+
+			if (p == NULL)
+				continue;
+			memset(&a, 0, sizeof(a));
+			msh_repl_node_hdr(&w->app->repl.node, MSH_REPL_T_ACK, w->now_ns, &a.hdr);
+			a.shard = as->shard->conf.name;
+			msh_repl_ack_fill(rs, &a);
+			if (msh_repl_ack_build(p, MSH_REPL_ACK_LEN, &a) < 0) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			repl_push(w, m, MSH_REPL_ACK_LEN, MSH_REPL_ACK_LEN);
+		}
+	}
+	repl_flush(w);
+}
+
+/* Every millisecond: node timers (HELLO, failover), retransmission timers,
+ * the peer's MAC and its liveness on the ingest network, lag snapshots. */
+static void
+repl_housekeeping(struct worker *w)
+{
+	struct msh_app *app = w->app;
+	struct msh_app_repl *r = &app->repl;
+	const struct msh_port_conf *pc = r->port.conf;
+	uint64_t hello_tsc = pc->hello_interval_ns * (app->tsc_hz / 1000000) / 1000;
+	uint64_t silence_tsc = pc->failover_silence_ns * (app->tsc_hz / 1000000) / 1000;
+	uint32_t act = 0;
+
+	if (r->peer_mac == 0 && w->tsc - r->last_arp_tsc > app->tsc_hz / 10) {
+		send_arp_request(w, w->rport, w->rpool, w->rifc, pc->peer_ip, true);
+		r->last_arp_tsc = w->tsc;
+	}
+	if (pc->peer_ingest_ip != 0) {
+		/* The split-brain rule's input: does the peer answer ARP on the
+		 * ingest network? Asked every hello interval. */
+		if (w->tsc - r->last_probe_tsc >= hello_tsc) {
+			send_arp_request(w, w->port, w->pool, w->ifc, pc->peer_ingest_ip, false);
+			r->last_probe_tsc = w->tsc;
+		}
+		msh_repl_node_peer_ingest(&r->node, r->peer_ingest_tsc != 0 &&
+							    w->tsc - r->peer_ingest_tsc < silence_tsc
+						    ? MSH_REPL_INGEST_ALIVE
+						    : MSH_REPL_INGEST_SILENT);
+	}
+	msh_repl_node_local_ingest(&r->node, true);
+	msh_repl_node_tick(&r->node, w->now_ns, &act);
+	repl_node_act(w, act);
+	for (unsigned int i = 0; i < w->me->n_owned; i++) {
+		struct msh_app_shard *as = w->me->owned[i];
+
+		if (as->repl == NULL)
+			continue;
+		if (as->repl->role == MSH_REPL_PRIMARY)
+			msh_repl_primary_tick(as->repl, w->now_ns);
+		msh_repl_lag_get(as->repl, w->now_ns, &as->repl_lag);
+	}
+	repl_flush(w);
+}
+
+/* Commands from the control socket, on worker 0. */
+int
+msh_worker_repl_promote(struct msh_app *app, struct msh_worker *mw, void *arg, char *err,
+			size_t errlen)
+{
+	struct worker *w = mw->fast;
+	uint32_t act = 0;
+	int rc = *(int *)arg ? msh_repl_node_promote(&app->repl.node, wall_ns(), &act)
+			     : msh_repl_node_demote(&app->repl.node, wall_ns(), &act);
+
+	if (rc == -EALREADY) {
+		snprintf(err, errlen, "already %s", *(int *)arg ? "primary" : "secondary");
+		return -1;
+	}
+	if (w != NULL) {
+		w->now_ns = wall_ns();
+		repl_node_act(w, act);
+		repl_flush(w);
+		tx_flush(w);
+	}
+	return 0;
+}
+
+/* PUBLISH to a shard with replicas = 2: only the primary appends; acks=1
+ * answers at once, acks=all once the secondary holds the messages. */
+static void
+on_publish_replicated(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
+		      struct msh_app_shard *as, const struct msh_publish *p, bool want_ack)
+{
+	struct msh_pub_result r;
+	struct msh_repl_pending pd;
+
+	if (as->repl->role != MSH_REPL_PRIMARY) {
+		as->repl_not_primary++;
+		w->st->app_drop[MSH_APP_DROP_NOT_PRIMARY]++;
+		if (want_ack)
+			send_ack(w, f, &h->shard, MSH_S_NOT_PRIMARY, 0, p->publisher_id,
+				 p->publisher_seq, 0);
+		return;
+	}
+	msh_shard_publish(as->shard, p->publisher_id, p->publisher_seq, p->blocks, p->blocks_len,
+			  p->hdr.count, w->now_ns, &r);
+	if (r.appended > 0)
+		msh_repl_note_publish(as->repl, r.first_seq, r.appended, p->publisher_id,
+				      p->publisher_seq + (p->hdr.count - r.appended));
+	if (!want_ack)
+		return;
+	if (as->shard->conf.acks != MSH_ACKS_ALL ||
+	    (r.status != MSH_S_OK && r.status != MSH_S_DUPLICATE)) {
+		send_ack(w, f, &h->shard, r.status, (uint16_t)r.appended, p->publisher_id,
+			 p->publisher_seq, r.first_seq);
+		return;
+	}
+	memset(&pd, 0, sizeof(pd));
+	/* A DUPLICATE waits for everything so far: its first copy may not have
+	 * reached the secondary yet. */
+	pd.end_seq = r.status == MSH_S_OK ? r.first_seq + r.appended : as->shard->next_seq;
+	pd.shard_seq = r.first_seq;
+	pd.publisher_seq = p->publisher_seq;
+	pd.publisher_id = p->publisher_id;
+	pd.ip = f->src_ip;
+	pd.port = f->src_port;
+	pd.count = (uint16_t)r.appended;
+	memcpy(pd.mac, f->src_mac, 6);
+	pd.status = r.status;
+	msh_repl_pending_push(as->repl, &pd); /* full: no ack, the publisher retries */
+	release_repl_acks(w, as, false);       /* maybe held already (DUPLICATE) */
+}
+
 static void
 on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 	   struct msh_app_shard *as)
@@ -346,6 +991,10 @@ on_publish(struct worker *w, const struct msh_frame *f, const struct msh_hdr *h,
 		if (want_ack)
 			send_ack_refused(w, f, h,
 					 rc == -MSH_WIRE_E_TOO_LARGE ? MSH_S_TOO_LARGE : MSH_S_MALFORMED);
+		return;
+	}
+	if (as->repl != NULL) {
+		on_publish_replicated(w, f, h, as, &p, want_ack);
 		return;
 	}
 	if (as->persistent) {
@@ -671,8 +1320,13 @@ on_frame(struct worker *w, struct rte_mbuf *m)
 		w->st->net_drop[-kind]++;
 		return false;
 	}
-	if (kind == MSH_FRAME_ARP && f.arp.op != MSH_ARP_OP_REQUEST)
-		return false; /* we answer, we do not ask: replies go to the requester's MAC */
+	if (kind == MSH_FRAME_ARP && f.arp.op != MSH_ARP_OP_REQUEST) {
+		/* We answer rather than ask (replies go to the requester's MAC),
+		 * except the probe of the peer appliance's ingest address. */
+		if (w->app->repl.on && f.arp.sender_ip == w->app->repl.port.conf->peer_ingest_ip)
+			w->app->repl.peer_ingest_tsc = w->tsc;
+		return false;
+	}
 	if (w->tx.n >= TXQ_MAX || (r = rte_pktmbuf_alloc(w->pool)) == NULL) {
 		w->st->app_drop[MSH_APP_DROP_NO_MBUF]++;
 		return false;
@@ -1026,6 +1680,12 @@ msh_worker_main(void *arg)
 	w->feed_payload = app->ingest.conf->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN;
 	hk_period = app->tsc_hz / 1000000 * HOUSEKEEPING_US;
 	hk_next = rte_rdtsc() + hk_period;
+	if (app->repl.on && me->idx == 0) {
+		w->repl = true;
+		w->rport = app->repl.port.eth.port_id;
+		w->rpool = app->repl.port.eth.pool;
+		w->rifc = &app->repl.port.ifc;
+	}
 	me->fast = w;
 	if (has_rx)
 		MSH_LOG(INFO, "worker %u on lcore %u: RX queue %d, TX queue %u, %u shard%s (%s idle)",
@@ -1056,6 +1716,20 @@ msh_worker_main(void *arg)
 		n += drain_handoffs(w);
 		spill_replies(w);
 		persist_turn(w);
+		if (w->repl) {
+			struct rte_mbuf *rr[RX_BURST];
+			uint16_t k = rte_eth_rx_burst(w->rport, 0, rr, RX_BURST);
+
+			if (k > 0) {
+				w->now_ns = wall_ns();
+				for (uint16_t i = 0; i < k; i++) {
+					on_repl_frame(w, rr[i]);
+					rte_pktmbuf_free(rr[i]);
+				}
+			}
+			n += k;
+			repl_turn(w);
+		}
 		if (unlikely(!rte_ring_empty(me->cmd_ring))) {
 			tx_flush(w); /* a command may send (end of session): order */
 			msh_worker_commands(app, me);
@@ -1064,6 +1738,8 @@ msh_worker_main(void *arg)
 		if (unlikely(w->tsc >= hk_next)) {
 			w->now_ns = wall_ns();
 			housekeeping(w);
+			if (w->repl)
+				repl_housekeeping(w);
 			hk_next = w->tsc + hk_period;
 		}
 		if (w->tx.n > 0 || n > 0) {

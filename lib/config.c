@@ -44,7 +44,7 @@
 
 #define MAX_LCORE_ID 1023u
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-#define MAX_SECTION_KEYS 16
+#define MAX_SECTION_KEYS 24
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS (1000ull * NS_PER_US)
@@ -745,6 +745,43 @@ bad_ip:
 	return -EINVAL;
 }
 
+/* A plain unicast IPv4 address (no prefix), or empty for none. */
+static int
+set_ipv4(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
+{
+	struct in_addr a;
+	uint32_t host;
+
+	if (*val == '\0') {
+		field_put(k, obj, 0);
+		return 0;
+	}
+	if (inet_pton(AF_INET, val, &a) != 1) {
+		set_err(err, errlen, "%s: '%s' is not an IPv4 address (a.b.c.d, e.g. 10.78.0.2)",
+			k->name, val);
+		return -EINVAL;
+	}
+	host = ntohl(a.s_addr);
+	if (host == 0 || host == UINT32_MAX || (host >> 28) == 0xe) {
+		set_err(err, errlen, "%s: '%s' is not a unicast address", k->name, val);
+		return -EINVAL;
+	}
+	field_put(k, obj, host);
+	return 0;
+}
+
+static void
+fmt_ipv4(const struct conf_key *k, const void *obj, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl((uint32_t)field_get(k, obj)) };
+	char ip[INET_ADDRSTRLEN];
+
+	if (a.s_addr == 0)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%s", inet_ntop(AF_INET, &a, ip, sizeof(ip)));
+}
+
 static void
 fmt_address(const struct conf_key *k, const void *obj, char *buf, size_t len)
 {
@@ -787,6 +824,12 @@ static const struct conf_word idle_words[] = {
 static const struct conf_word log_level_words[] = {
 	{ "error", 0 }, { "warning", 0 }, { "notice", 0 }, { "info", 0 }, { "debug", 0 },
 	{ NULL, 0 },
+};
+static const struct conf_word start_role_words[] = {
+	{ "secondary", MSH_START_SECONDARY }, { "primary", MSH_START_PRIMARY }, { NULL, 0 },
+};
+static const struct conf_word failover_words[] = {
+	{ "auto", MSH_FAILOVER_AUTO }, { "manual", MSH_FAILOVER_MANUAL }, { NULL, 0 },
 };
 static const struct conf_word role_words[] = {
 	{ "ingest", MSH_PORT_INGEST }, { "replication", MSH_PORT_REPLICATION }, { NULL, 0 },
@@ -856,6 +899,24 @@ static const struct conf_key port_keys[] = {
 	KEY_COUNT(P, "mtu", mtu, 576, 9216, "1500", "MTU in bytes (576 to 9216)"),
 	KEY_COUNT(P, "rx_queues", rx_queues, 1, 128, "1",
 		  "receive queues, each polled by one worker (1 to 128, at most workers)"),
+	{ .name = "peer", .set = set_ipv4, .fmt = fmt_ipv4, .def = "",
+	  .doc = "replication: the other appliance's replication address, a.b.c.d",
+	  FIELD(P, peer_ip) },
+	{ .name = "peer_ingest", .set = set_ipv4, .fmt = fmt_ipv4, .def = "",
+	  .doc = "replication: the other appliance's ingest address (empty: unknown)",
+	  FIELD(P, peer_ingest_ip) },
+	KEY_COUNT(P, "node_id", node_id, 1, UINT32_MAX, "1",
+		  "replication: this appliance's id in the pair (1 to 4294967295)"),
+	KEY_COUNT(P, "peer_node_id", peer_node_id, 1, UINT32_MAX, "2",
+		  "replication: the other appliance's id (1 to 4294967295, not node_id)"),
+	KEY_ENUM(P, "start_role", start_role, start_role_words, "secondary",
+		 "replication: primary (unless a primary answers) or secondary at start"),
+	KEY_ENUM(P, "failover", failover, failover_words, "auto",
+		 "replication: auto (promote after failover_silence) or manual"),
+	KEY_DURATION(P, "failover_silence", failover_silence_ns, 10 * NS_PER_MS, 600 * NS_PER_S,
+		     "1s", "replication: peer silence that starts failover (10ms to 10m)"),
+	KEY_DURATION(P, "hello_interval", hello_interval_ns, NS_PER_MS, 10 * NS_PER_S, "100ms",
+		     "replication: HELLO period, below failover_silence (1ms to 10s)"),
 };
 #undef P
 
@@ -1124,6 +1185,22 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 			}
 			ingest = p;
 		} else {
+			if (p->peer_ip == 0) {
+				set_err(err, errlen, "[port %s] peer: missing (the other appliance's "
+					"replication address, a.b.c.d)", p->name);
+				return -EINVAL;
+			}
+			if (p->peer_node_id == p->node_id) {
+				set_err(err, errlen, "[port %s] peer_node_id: %" PRIu32 " is node_id "
+					"too; the two appliances need different ids", p->name,
+					p->node_id);
+				return -EINVAL;
+			}
+			if (p->hello_interval_ns >= p->failover_silence_ns) {
+				set_err(err, errlen, "[port %s] hello_interval: must be below "
+					"failover_silence", p->name);
+				return -EINVAL;
+			}
 			if (repl != NULL) {
 				set_err(err, errlen,
 					"[port %s] role: a second replication port ([port %s] "

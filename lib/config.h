@@ -34,6 +34,8 @@ enum msh_spill_release { MSH_RELEASE_EAGER = 0, MSH_RELEASE_LAZY };
 enum msh_idle { MSH_IDLE_SPIN = 0, MSH_IDLE_BACKOFF };
 enum msh_hugepages { MSH_HUGE_AUTO = 0, MSH_HUGE_REQUIRE, MSH_HUGE_OFF };
 enum msh_port_role { MSH_PORT_INGEST = 0, MSH_PORT_REPLICATION };
+enum msh_start_role { MSH_START_SECONDARY = 0, MSH_START_PRIMARY };
+enum msh_failover { MSH_FAILOVER_AUTO = 0, MSH_FAILOVER_MANUAL };
 
 /** Per-shard settings ([shard NAME] keys, "shard create" arguments). */
 struct msh_shard_conf {
@@ -68,6 +70,15 @@ struct msh_port_conf {
 	uint16_t retrans_port;    /**< retrans_port = 9001 */
 	uint16_t mtu;             /**< mtu = 1500 */
 	uint16_t rx_queues;       /**< rx_queues = workers on this port */
+	/* role = replication only: the pair (docs/REPLICATION.md). */
+	uint32_t peer_ip;         /**< peer = the other appliance's replication address */
+	uint32_t peer_ingest_ip;  /**< peer_ingest = its ingest address (0: unknown) */
+	uint32_t node_id;         /**< node_id = this appliance, 1.. */
+	uint32_t peer_node_id;    /**< peer_node_id = the other one */
+	enum msh_start_role start_role; /**< start_role = primary | secondary */
+	enum msh_failover failover;     /**< failover = auto | manual */
+	uint64_t failover_silence_ns;   /**< failover_silence = duration */
+	uint64_t hello_interval_ns;     /**< hello_interval = duration */
 };
 
 /** [appliance] settings. */

@@ -244,7 +244,9 @@ test_port_keys(void **state)
 
 	assert_int_equal(msh_conf_set_port(&p, "iface", "x", err, sizeof(err)), -ENOENT);
 	assert_string_equal(err, "iface: unknown key (one of role, device, address, udp_port, "
-				 "retrans_port, mtu, rx_queues)");
+				 "retrans_port, mtu, rx_queues, peer, peer_ingest, node_id, "
+				 "peer_node_id, start_role, failover, failover_silence, "
+				 "hello_interval)");
 }
 
 static void
@@ -807,11 +809,24 @@ test_cross_checks(void **state)
 		{ "[port a]\ndevice = x\naddress = 10.0.0.1/24\n[port b]\ndevice = y\n"
 		  "address = 10.0.1.1/24\n",
 		  "t.conf: [port b] role: a second ingest port ([port a] is one); at most one" },
-		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\n[port b]\n"
-		  "role = replication\ndevice = y\naddress = 10.0.1.1/24\n",
+		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\npeer = 10.0.0.2\n"
+		  "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/24\n"
+		  "peer = 10.0.1.2\n",
 		  "t.conf: [port b] role: a second replication port ([port a] is one)" },
+		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\n",
+		  "t.conf: [port a] peer: missing (the other appliance's replication address, "
+		  "a.b.c.d)" },
+		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\n"
+		  "peer = 10.0.0.2\nnode_id = 2\n",
+		  "t.conf: [port a] peer_node_id: 2 is node_id too" },
+		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\n"
+		  "peer = 10.0.0.2\nhello_interval = 2s\n",
+		  "t.conf: [port a] hello_interval: must be below failover_silence" },
+		{ "[port a]\nrole = replication\ndevice = x\naddress = 10.0.0.1/24\n"
+		  "peer = 10.0.0.256\n",
+		  "t.conf:5: [port a] peer: '10.0.0.256' is not an IPv4 address" },
 		{ "[port a]\ndevice = x\naddress = 10.0.0.1/24\n[port b]\nrole = replication\n"
-		  "device = x\naddress = 10.0.1.1/24\n",
+		  "device = x\naddress = 10.0.1.1/24\npeer = 10.0.1.2\n",
 		  "t.conf: [port b] device: 'x' is also [port a]'s" },
 		{ "[port a]\ndevice = x\naddress = 10.0.0.1/24\nretrans_port = 9000\n",
 		  "t.conf: [port a] retrans_port: 9000 is udp_port too" },
@@ -831,7 +846,7 @@ test_cross_checks(void **state)
 		/* and what they allow */
 		{ "[appliance]\nlcores = 0,2-3\nworkers = 2\narena_bytes = 4G\n"
 		  "[port a]\ndevice = x\naddress = 10.0.0.1/24\nmtu = 9000\nrx_queues = 2\n"
-		  "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\n"
+		  "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\npeer = 10.0.1.2\n"
 		  "[shard ticks]\nreplicas = 2\nacks = all\nstorage = persistent\nspill = disk\n"
 		  "max_message = 8938\nworker = 1\n[shard big]\nmax_bytes = 4G\n"
 		  "segment_bytes = 2G\nworker = auto\n",
@@ -982,6 +997,9 @@ test_dump_roundtrip(void **state)
 		  "retrans_port = 7001\nmtu = 9000\nrx_queues = 7\n"
 		  "[port peer]\nrole = replication\ndevice = net_memif0,role=server\n"
 		  "address = 10.78.0.2/30\nudp_port = 1\nretrans_port = 65535\nmtu = 576\n"
+		  "peer = 10.78.0.1\npeer_ingest = 10.77.0.9\nnode_id = 7\npeer_node_id = 3\n"
+		  "start_role = primary\nfailover = manual\nfailover_silence = 250ms\n"
+		  "hello_interval = 20ms\n"
 		  "[shard ticks]\nstorage = persistent\nreplicas = 2\nacks = all\n"
 		  "segment_bytes = 1536K\nsegment_age = 90s\nmax_bytes = 3100K\non_full = evict\n"
 		  "spill = disk\nspill_dir = /srv/spill\nmax_message = 8000\n"
@@ -1043,7 +1061,7 @@ test_example_file(void **state)
 	example = read_all(path);
 	if (msh_conf_load(c, path, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(c->n_ports, 1);
+	assert_int_equal(c->n_ports, 2);
 	assert_string_equal(c->ports[0].name, "ingest");
 	assert_int_equal(c->ports[0].role, MSH_PORT_INGEST);
 	assert_string_equal(c->ports[0].device, "net_af_packet0,iface=msh0");
@@ -1078,7 +1096,7 @@ test_example_file(void **state)
 			fail_msg("%s: key '%.*s' has no comment", path, (int)(eq - line), line);
 		keys++;
 	}
-	assert_int_equal(keys, 14 + 7 + 14);
+	assert_int_equal(keys, 14 + 2 * 15 + 14); /* two ports in the example */
 	free(text);
 	free(example);
 	free(c);
