@@ -14,7 +14,9 @@
 #  5. the old primary restarts, rejoins as secondary and converges; the
 #     publisher re-sends to B, whose dedupe (fed by the replication frames)
 #     keeps every message exactly once, and a subscriber given both
-#     appliances goes on from B without a gap; sequence numbers never diverge.
+#     appliances goes on from B without a gap; sequence numbers never diverge;
+#  6. kill -9 of the primary (B by then) with acks=1 after its acks could not
+#     reach A: what is lost is exactly the lag it showed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pair.sh"
 N=${MSH_REPL_MESSAGES:-1000000}
@@ -131,6 +133,26 @@ wait_for 30 "A converged on 'all'" same_next all
 wait_for 30 "A converged on 'r'" same_next r
 streams_equal all $(( $(next_seq B all) - 1 ))
 ok "A restarted: secondary in epoch $(actl --json repl status | pj 'd["epoch"]'), both shards identical to B's"
+
+# ---- 6. kill -9 of the primary (now B) with acks=1: the loss is the lag --------------
+# The link is cut first, so what B acks meanwhile cannot reach A: the lag B
+# shows is exactly what a failover at that moment loses.
+lag_of() { "$BUILD/memshardctl" --socket "$MSH_TMP/$1.sock" --json shard show r | pj 'd["replication"]["lag_msgs"]'; }
+ip link set "$PAIR_S" down
+in_ns "$BUILD/msh-pub" --gen --count 5000 --size 32 --batch 10 --publisher-id 900 \
+	"$B_IP" r >/dev/null 2>&1 || fail "acks=1 publishes to B with the link cut"
+lag_reached() { [ "$(lag_of B)" -ge 5000 ]; }
+wait_for 10 "B shows the lag" lag_reached
+lag=$(lag_of B)
+b_last=$(( $(next_seq B r) - 1 ))
+kill -9 "$B_PID"
+wait "$B_PID" 2>/dev/null
+ip link set "$PAIR_S" up
+wait_for 20 "A promoted itself" role_is A primary
+a_last=$(( $(next_seq A r) - 1 ))
+lost=$((b_last - a_last))
+[ "$lost" -le "$lag" ] || fail "acks=1 lost $lost acked messages, more than the lag $lag shown"
+[ "$lost" = 5000 ] || fail "lost $lost, expected the 5000 published while the link was cut"
+ok "kill -9 of B with acks=1: lost $lost acked messages, the lag B showed before (${lag})"
 pair_stop A
-pair_stop B
 echo "test_repl: $checks checks passed"
