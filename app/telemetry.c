@@ -83,6 +83,43 @@ tel_shard(const char *cmd, const char *params, struct rte_tel_data *d)
 #define _(f, doc) rte_tel_data_add_dict_u64(d, #f, s->stats.f);
 	foreach_msh_shard_counter
 #undef _
+	if (as->repl != NULL) {
+		/* Refreshed by the owner every millisecond. */
+		rte_tel_data_add_dict_u64(d, "repl_primary", as->repl->role == MSH_REPL_PRIMARY);
+		rte_tel_data_add_dict_u64(d, "repl_acked_seq", as->repl->acked_seq);
+		rte_tel_data_add_dict_u64(d, "repl_lag_msgs", as->repl_lag.msgs);
+		rte_tel_data_add_dict_u64(d, "repl_lag_us", as->repl_lag.ns / 1000);
+		rte_tel_data_add_dict_u64(d, "repl_ack_lag_us", as->repl_lag.ack_lag_ns / 1000);
+		rte_tel_data_add_dict_u64(d, "repl_ack_lag_max_us",
+					  as->repl_lag.ack_lag_max_ns / 1000);
+		rte_tel_data_add_dict_u64(d, "repl_acks_waiting", as->repl->pend_n);
+	}
+	if (as->dir != NULL) {
+		rte_tel_data_add_dict_u64(d, "spill_files", as->spill.files);
+		rte_tel_data_add_dict_u64(d, "spill_write_errors", as->spill.write_errors);
+		rte_tel_data_add_dict_u64(d, "spill_bad_files", as->spill.bad_files);
+		rte_tel_data_add_dict_u64(d, "disk_first_seq", as->disk_first);
+		rte_tel_data_add_dict_u64(d, "disk_next_seq", as->disk_next);
+	}
+	return 0;
+}
+
+static int
+tel_repl(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct msh_repl_node *n = &tel_app->repl.node;
+
+	if (!tel_app->repl.on)
+		return -ENOENT;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "role", n->role == MSH_REPL_PRIMARY ? "primary" :
+					       "secondary");
+	rte_tel_data_add_dict_u64(d, "epoch", n->epoch);
+	rte_tel_data_add_dict_u64(d, "syncing", n->syncing);
+	rte_tel_data_add_dict_string(d, "alarm", msh_repl_alarm_str(n->alarm));
+#define _(f, doc) rte_tel_data_add_dict_u64(d, #f, n->stats.f);
+	foreach_msh_repl_node_counter
+#undef _
 	return 0;
 }
 
@@ -95,4 +132,6 @@ msh_telemetry_register(struct msh_app *app)
 	rte_telemetry_register_cmd("/memshard/shards", tel_shards, "memshard shard names");
 	rte_telemetry_register_cmd("/memshard/shard", tel_shard,
 				   "one memshard shard. Parameters: shard name");
+	rte_telemetry_register_cmd("/memshard/repl", tel_repl,
+				   "memshard replication: role, epoch, alarm, node counters");
 }

@@ -53,6 +53,14 @@ wait_for 30 "B caught up with A" same_next r
 streams_equal r "$N"
 lag=$(actl --json repl status | pj 'd["shards"]["r"]["ack_lag_max_us"]')
 ok "steady: $N messages acked by A, B identical byte for byte (NOT_PRIMARY at B; max ack lag ${lag} us)"
+tel=$(printf '%s\n' /memshard/repl /memshard/shard,r | dpdk-telemetry.py -f "msh-itB$$" 2>&1 |
+	grep '^{' | python3 -c "
+import json, sys
+d = {}
+for l in sys.stdin: d.update(json.loads(l))
+print(d['/memshard/repl']['role'], d['/memshard/shard']['repl_lag_msgs'], d['/memshard/shard']['next_seq'])")
+[ "$tel" = "secondary 0 $((N + 1))" ] || fail "telemetry of B: '$tel'"
+ok "dpdk-telemetry.py at B: /memshard/repl and the shard's replication lag ($tel)"
 
 # ---- 2. 5% loss on the link, acks=all ----------------------------------------------
 # No netem here (TESTBED.md): an nftables netdev egress rule on each end of the
