@@ -84,7 +84,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 	$(CC) $(LIB_CFLAGS) -Itools $< -o $@ $(LDFLAGS) $(LIB_A) $(LIB_DEPS)
 
 # The NATS side of the comparison links the NATS C client (Debian libnats-dev).
-$(BUILD)/bench/nats_bench: tests/bench/nats_bench.c tools/hist.h $(LIB_A)
+$(BUILD)/bench/nats_bench: tests/bench/nats_bench.c lib/hist.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Itools $< -o $@ $(LDFLAGS) $(LIB_A) -lnats -lpthread -lm
 

@@ -321,7 +321,10 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 						app->ingest.eth.socket);
 
 		as->repl = rmem ? msh_repl_shard_init(rmem, rlen, as->shard, &rsc) : NULL;
-		if (as->repl == NULL) {
+		as->repl_lag_hist = rte_zmalloc_socket("msh_repl_lag", sizeof(struct hist),
+						       RTE_CACHE_LINE_SIZE, app->ingest.eth.socket);
+		if (as->repl == NULL || as->repl_lag_hist == NULL) {
+			rte_free(as->repl_lag_hist);
 			snprintf(err, errlen, "shard create %s: no memory for its replication state",
 				 name);
 			rte_free(rmem);
@@ -403,6 +406,7 @@ msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, s
 	msh_spill_forget(app, as);
 	/* No worker sees it any more: its memory goes back to the arena. */
 	rte_free(as->repl);
+	rte_free(as->repl_lag_hist);
 	msh_arena_free(&app->arena, as->region, as->region_len);
 	rte_free(as->subs.sub);
 	rte_free(as);

@@ -18,6 +18,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "hist.h"
 #include "net.h"
 #include "net/ethdev.h"
 #include "repl.h"
@@ -130,6 +131,7 @@ struct msh_app_shard {
 	 * its lag the owner refreshes every millisecond for the control path. */
 	struct msh_repl_shard *repl;
 	struct msh_repl_lag repl_lag;
+	struct hist *repl_lag_hist;    /**< append to the secondary's ack, per advancing ACK */
 	uint64_t repl_not_primary; /**< publishes refused: not the primary */
 	struct {
 		/* spill thread */

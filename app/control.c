@@ -617,6 +617,17 @@ repl_shard_json(const struct msh_app_shard *as)
 	json_object_set_new(o, "ack_lag_max_us",
 			    json_integer((json_int_t)(l->ack_lag_max_ns / 1000)));
 	json_object_set_new(o, "rtt_us", json_integer((json_int_t)(l->rtt_ns / 1000)));
+	if (as->repl_lag_hist != NULL) {
+		const struct hist *h = as->repl_lag_hist;
+
+		json_object_set_new(o, "ack_lag_samples", json_integer((json_int_t)h->n));
+		json_object_set_new(o, "ack_lag_p50_us",
+				    json_real((double)hist_pct(h, 50) / 1000.0));
+		json_object_set_new(o, "ack_lag_p99_us",
+				    json_real((double)hist_pct(h, 99) / 1000.0));
+		json_object_set_new(o, "ack_lag_p99_9_us",
+				    json_real((double)hist_pct(h, 99.9) / 1000.0));
+	}
 	json_object_set_new(o, "peer_known", json_boolean(l->peer_known));
 	json_object_set_new(o, "acks_waiting", json_integer(rs->pend_n));
 	json_object_set_new(o, "not_primary", json_integer((json_int_t)as->repl_not_primary));

@@ -670,7 +670,13 @@ repl_rx(struct worker *w, const struct msh_frame *f)
 				r->rx_drop[-rc]++;
 			return;
 		}
-		msh_repl_on_ack(as->repl, &a, w->now_ns);
+		{
+			uint64_t before = as->repl->acked_seq;
+
+			msh_repl_on_ack(as->repl, &a, w->now_ns);
+			if (as->repl->acked_seq > before && as->repl_lag_hist != NULL)
+				hist_add(as->repl_lag_hist, as->repl->ack_lag_ns);
+		}
 		release_repl_acks(w, as, false);
 		break;
 	}
@@ -1728,6 +1734,11 @@ msh_worker_main(void *arg)
 				}
 			}
 			n += k;
+			/* Acks first (acks=1 ones are due now, acks=all ones were
+			 * just released), then what the secondary is owed: both
+			 * are a system call on an af_packet port. */
+			if (w->tx.n > 0)
+				tx_flush(w);
 			repl_turn(w);
 		}
 		if (unlikely(!rte_ring_empty(me->cmd_ring))) {
@@ -1749,7 +1760,7 @@ msh_worker_main(void *arg)
 			/* Spin, then pause, then sleep: lets a 2-core test host run
 			 * two appliances and the clients. Never the default. */
 			idle++;
-			if (idle > 2048)
+			if (idle > 512)
 				rte_delay_us_sleep(idle > 65536 ? 200 : 20);
 			else if (idle > 64)
 				rte_pause();

@@ -8,7 +8,7 @@
  * timeline (--rate N, latency measured from the scheduled time: no
  * coordinated omission) or flat out (--rate 0); a second connection
  * subscribes and takes one publish-to-delivery sample per message into the
- * same log-linear histogram (tools/hist.h). Output: one JSON object with the
+ * same log-linear histogram (lib/hist.h). Output: one JSON object with the
  * keys msh-bench --json uses for latency and throughput.
  *
  * Latency runs set SendAsap (no client-side batching), as a NATS user tuning

@@ -112,6 +112,24 @@ spill_section() {
 	echo
 }
 
+repl_section() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "## Replication"
+		echo "Not run: needs root for the network namespace."
+		return
+	fi
+	if ! BUILD=$BUILD bash tests/bench/repl.sh >"$TMP.repl" 2>"$TMP.repl.err"; then
+		echo "## Replication"
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		tail -n 20 "$TMP.repl.err"
+		echo '```'
+		return
+	fi
+	cat "$TMP.repl"
+	echo
+}
+
 ceiling_section() {
 	if ! BUILD=$BUILD bash tests/bench/ceiling.sh >"$TMP.ceil" 2>"$TMP.ceil.err"; then
 		echo "## Engine ceiling"
@@ -152,7 +170,9 @@ EOT
 	ceiling_section
 	side_by_side_section
 	spill_section
+	repl_section
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
-rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err" "$TMP.spill" "$TMP.spill.err"
+rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err" "$TMP.spill" "$TMP.spill.err" \
+	"$TMP.repl" "$TMP.repl.err"
 echo "bench: wrote $OUT"
 cat "$OUT"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 memshard authors
  *
- * Log-linear latency histogram shared by msh-bench and the NATS comparison
- * benchmark (tests/bench/nats_bench.c), so both report percentiles the same way.
- * Header-only: each tool is one translation unit.
+ * Log-linear latency histogram shared by msh-bench, the benchmarks and the
+ * appliance (replication ack lag), so all report percentiles the same way.
+ * Header-only, DPDK-free; a struct hist is about 60 KB.
  */
-#ifndef MSH_TOOLS_HIST_H
-#define MSH_TOOLS_HIST_H
+#ifndef MSH_HIST_H
+#define MSH_HIST_H
 
 #include <math.h>
 #include <stdint.h>
@@ -83,4 +83,4 @@ hist_pct(const struct hist *h, double p)
 	return h->max;
 }
 
-#endif /* MSH_TOOLS_HIST_H */
+#endif /* MSH_HIST_H */
