@@ -142,6 +142,22 @@ wait_for 30 "A converged on 'r'" same_next r
 streams_equal all $(( $(next_seq B all) - 1 ))
 ok "A restarted: secondary in epoch $(actl --json repl status | pj 'd["epoch"]'), both shards identical to B's"
 
+# ---- promote and demote by command ---------------------------------------------------
+e0=$(bctl --json repl status | pj 'd["epoch"]')
+actl repl promote >/dev/null || fail "repl promote at A"
+wait_for 10 "A primary by command" role_is A primary
+wait_for 10 "B demoted itself on A's higher epoch" role_is B secondary
+e1=$(actl --json repl status | pj 'd["epoch"]')
+[ "$e1" -gt "$e0" ] || fail "epoch did not rise on promote ($e0 -> $e1)"
+in_ns "$BUILD/msh-pub" --gen --count 1000 --size 32 --publisher-id 800 "$A_IP" all >/dev/null 2>&1 ||
+	fail "acks=all publish to the promoted A"
+wait_for 10 "B follows A" same_next all
+out=$(actl repl promote 2>&1) && fail "promote of a primary accepted"
+bctl repl promote >/dev/null || fail "repl promote at B"
+wait_for 10 "B primary again" role_is B primary
+wait_for 10 "A secondary again" role_is A secondary
+ok "repl promote moved the primary to A (epoch $e0 -> $e1) and back to B; 'already primary' refused"
+
 # ---- 6. kill -9 of the primary (now B) with acks=1: the loss is the lag --------------
 # The link is cut first, so what B acks meanwhile cannot reach A: the lag B
 # shows is exactly what a failover at that moment loses.
