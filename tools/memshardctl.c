@@ -34,7 +34,8 @@ static const char usage_text[] =
 	"      help, version, stats, stats reset, shard list, shard show NAME,\n"
 	"      shard create NAME [KEY=VALUE...], shard set NAME KEY=VALUE...,\n"
 	"      shard seal NAME, shard delete NAME, sub list [SHARD],\n"
-	"      sub kick ADDR[:PORT], config dump, shutdown\n"
+	"      sub kick ADDR[:PORT], config dump, repl status, repl promote,\n"
+	"      repl demote, shutdown\n"
 	"\n"
 	"OPTIONS\n"
 	"    -s, --socket PATH   control socket (default " DEFAULT_SOCKET ",\n"
@@ -51,7 +52,9 @@ static const char usage_text[] =
 	"    memshardctl stats\n"
 	"    memshardctl --json shard show ticks\n"
 	"    memshardctl shard create orders segment_bytes=16M max_bytes=256M on_full=evict\n"
-	"    memshardctl --socket /tmp/m.sock sub list ticks\n";
+	"    memshardctl --socket /tmp/m.sock sub list ticks\n"
+	"    memshardctl shard set orders storage=persistent\n"
+	"    memshardctl --json repl status\n";
 
 static void
 print_scalar(const json_t *v, int width)
