@@ -211,7 +211,7 @@ spill_main(void *arg)
 
 		if (n == 0) {
 			/* A control thread: sleeping costs a worker nothing. */
-			rte_delay_us_sleep(++idle > 100 ? 1000 : 20);
+			rte_delay_us_sleep(++idle > 100 ? 200 : 20);
 			continue;
 		}
 		idle = 0;
