@@ -176,6 +176,13 @@ worker_del_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err
 	if (as->worker == w->idx) {
 		msh_worker_end_session(w, as);
 		as->ended = true; /* spill answers still on their way are dropped */
+		/* A journal message being gathered: what it holds goes to the
+		 * journal, an empty one back to the pool (it counts in flight). */
+		msh_spill_journal_flush(app, as);
+		if (as->jmsg != NULL) {
+			msh_spill_msg_free(app, as->jmsg);
+			as->jmsg = NULL;
+		}
 		for (unsigned int i = 0; i < w->n_owned; i++)
 			if (w->owned[i] == as) {
 				w->owned[i] = w->owned[--w->n_owned];
@@ -186,6 +193,8 @@ worker_del_shard(struct msh_app *app, struct msh_worker *w, void *arg, char *err
 	msh_table_del(w->shards, &as->shard->conf.name);
 	return 0;
 }
+
+static bool wait_inflight(struct msh_app *app, struct msh_app_shard *as);
 
 /* The worker a new shard goes to: the configured one, or the one with the
  * fewest shards. */
@@ -239,9 +248,10 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 				 "role = replication", name);
 			return -1;
 		}
-		if (sc->storage == MSH_STORAGE_PERSISTENT) {
-			snprintf(err, errlen, "shard create %s: replicas=2 with storage=persistent "
-				 "is not built yet", name);
+		if (sc->storage == MSH_STORAGE_PERSISTENT || sc->spill == MSH_SPILL_DISK) {
+			/* A catch-up truncation would have to remove spill files. */
+			snprintf(err, errlen, "shard create %s: replicas=2 with spill=disk or "
+				 "storage=persistent is not built yet", name);
 			return -1;
 		}
 		room = msh_repl_data_room(app->repl.port.conf->mtu - MSH_IPV4_HDR_LEN -
@@ -339,9 +349,17 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 	as->owner_lcore = app->workers[as->worker].lcore;
 	if (msh_app_call_all(app, as->worker, worker_add_shard, as, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "shard create %s: %s", name, why);
-		/* Undo on every worker that took it (the others ignore it). */
-		msh_app_call_all(app, as->worker, worker_del_shard, as, why, sizeof(why));
+		/* Undo on every worker that took it (the others ignore it). The
+		 * owner may have queued spill work for it already. */
+		if (msh_app_call_all(app, as->worker, worker_del_shard, as, why, sizeof(why)) != 0 ||
+		    !wait_inflight(app, as)) {
+			MSH_LOG(ERR, "shard create %s: rollback incomplete; its memory is left "
+				"allocated", name);
+			return -1;
+		}
 		msh_spill_forget(app, as);
+		rte_free(as->repl);
+		rte_free(as->repl_lag_hist);
 		msh_arena_free(&app->arena, as->region, len);
 		rte_free(subs_mem);
 		rte_free(as);
@@ -778,11 +796,12 @@ out:
 	app->quit = true;
 	rte_eal_mp_wait_lcore();
 	msh_control_close();
-	msh_ethdev_close(&app->ingest.eth);
 	msh_spill_stop(app);
 	for (unsigned int i = 0; i < app->n_shards; i++)
 		msh_spill_forget(app, app->shard_list[i]);
+	/* Hand-off rings hold mbufs of the port's pool: free them first. */
 	workers_free(app);
+	msh_ethdev_close(&app->ingest.eth);
 	if (app->repl.on)
 		msh_ethdev_close(&app->repl.port.eth);
 	if (app->arena_mz != NULL)

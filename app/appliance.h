@@ -44,7 +44,8 @@ extern int msh_logtype_app;
 	_(NOT_PRIMARY, "publish to a secondary")                                                   \
 	_(NO_MBUF, "no mbuf for a reply or feed packet")                                           \
 	_(TX_FULL, "transmit queue full (reply dropped)")                                          \
-	_(HANDOFF_FULL, "the owning worker's hand-off ring was full")
+	_(HANDOFF_FULL, "the owning worker's hand-off ring was full")                              \
+	_(HANDOFF_STALE, "handed over for a shard that moved to another worker meanwhile")
 
 enum msh_app_drop {
 #define _(sym, doc) MSH_APP_DROP_##sym,

@@ -155,7 +155,7 @@ do_journal(struct msh_spill_msg *m)
 	struct msh_app_shard *as = m->as;
 	int rc;
 
-	if (as->journal_error != 0)
+	if (as->journal_error != 0 || as->journal == NULL)
 		return;
 	rc = msh_journal_append(as->journal, m->first_seq, m->data, m->len, m->count);
 	if (rc != 0) {
@@ -169,6 +169,50 @@ do_journal(struct msh_spill_msg *m)
 	}
 }
 
+/* Journals whose last sync failed with a retryable error (disk full): the
+ * spill thread tries again when idle, so held acks are not stranded waiting
+ * for a new publish. Each entry holds one of the shard's inflight counts, so
+ * the shard is not freed while it is listed. */
+#define SYNC_RETRY_MAX 64
+static struct msh_app_shard *sync_retry[SYNC_RETRY_MAX];
+static unsigned int n_sync_retry;
+
+static void
+sync_retry_add(struct msh_app_shard *as)
+{
+	for (unsigned int i = 0; i < n_sync_retry; i++)
+		if (sync_retry[i] == as)
+			return;
+	if (n_sync_retry == SYNC_RETRY_MAX)
+		return; /* the next publish's sync retries it anyway */
+	__atomic_fetch_add(&as->inflight, 1, __ATOMIC_RELAXED);
+	sync_retry[n_sync_retry++] = as;
+}
+
+static void
+sync_retry_run(void)
+{
+	for (unsigned int i = 0; i < n_sync_retry;) {
+		struct msh_app_shard *as = sync_retry[i];
+		uint64_t durable = as->durable_seq;
+		int rc = as->journal == NULL || as->journal_error != 0
+				 ? 0
+				 : msh_journal_sync(as->journal, &durable);
+
+		if (rc != 0 && msh_journal_error(as->journal) == 0) {
+			i++; /* still failing: later */
+			continue;
+		}
+		if (as->journal != NULL && as->journal_error == 0) {
+			__atomic_store_n(&as->durable_seq, durable, __ATOMIC_RELEASE);
+			if (rc != 0)
+				as->journal_error = rc;
+		}
+		sync_retry[i] = sync_retry[--n_sync_retry];
+		__atomic_fetch_sub(&as->inflight, 1, __ATOMIC_RELEASE);
+	}
+}
+
 /* One fdatasync per journal the burst touched; then the acks may go. */
 static void
 sync_journals(struct msh_spill_msg **ms, unsigned int n)
@@ -179,7 +223,7 @@ sync_journals(struct msh_spill_msg **ms, unsigned int n)
 		int rc;
 		bool seen = false;
 
-		if (ms[i]->op != MSH_SPILL_OP_JOURNAL || as->journal_error != 0)
+		if (ms[i]->op != MSH_SPILL_OP_JOURNAL || as->journal_error != 0 || as->journal == NULL)
 			continue;
 		for (unsigned int k = 0; k < i && !seen; k++)
 			seen = ms[k]->op == MSH_SPILL_OP_JOURNAL && ms[k]->as == as;
@@ -187,6 +231,8 @@ sync_journals(struct msh_spill_msg **ms, unsigned int n)
 			continue;
 		rc = msh_journal_sync(as->journal, &durable);
 		__atomic_store_n(&as->durable_seq, durable, __ATOMIC_RELEASE);
+		if (rc != 0 && msh_journal_error(as->journal) == 0)
+			sync_retry_add(as);
 		if (rc != 0 && msh_journal_error(as->journal) != 0) {
 			char name[MSH_NAME_LEN + 1];
 
@@ -205,12 +251,22 @@ spill_main(void *arg)
 	void *objs[32];
 	unsigned int idle = 0;
 
-	while (!app->spill_quit || !rte_ring_empty(app->spill_ring)) {
+	while (!app->spill_quit || !rte_ring_empty(app->spill_ring) || n_sync_retry > 0) {
+		if (app->spill_quit && rte_ring_empty(app->spill_ring)) {
+			/* Stopping: one more try, then let the shards go. */
+			sync_retry_run();
+			while (n_sync_retry > 0)
+				__atomic_fetch_sub(&sync_retry[--n_sync_retry]->inflight, 1,
+						   __ATOMIC_RELEASE);
+			break;
+		}
 		unsigned int n = rte_ring_sc_dequeue_burst(app->spill_ring, objs, RTE_DIM(objs),
 							   NULL);
 
 		if (n == 0) {
 			/* A control thread: sleeping costs a worker nothing. */
+			if (n_sync_retry > 0 && idle % 1000 == 0)
+				sync_retry_run();
 			rte_delay_us_sleep(++idle > 100 ? 200 : 20);
 			continue;
 		}
@@ -374,6 +430,22 @@ replay_record(void *arg, uint64_t first_seq, const uint8_t *blocks, uint32_t len
 	struct msh_shard *s = rc->as->shard;
 	uint64_t first;
 
+	if (first_seq > s->next_seq) {
+		char name[MSH_NAME_LEN + 1];
+
+		/* The journal starts past the spill files (the newest file was
+		 * lost or failed verification; reported as SEQ_GAP): those
+		 * messages are gone, the shard continues after the hole. */
+		MSH_LOG(ERR, "shard %s: seq %lu..%lu are in neither a spill file nor the "
+			"journal; continuing at %lu", msh_name_to_str(&s->conf.name, name),
+			(unsigned long)s->next_seq, (unsigned long)(first_seq - 1),
+			(unsigned long)first_seq);
+		rc->as->spill.bad_files++;
+		if (msh_shard_reset(s, first_seq) != 0) {
+			rc->rc = -EBUSY;
+			return 1;
+		}
+	}
 	if (first_seq != s->next_seq) {
 		rc->rc = -EINVAL;
 		return 1;
@@ -438,6 +510,8 @@ msh_spill_journal_room(struct msh_app *app, struct msh_app_shard *as, uint32_t l
 {
 	void *obj;
 
+	if (len > sizeof(as->jmsg->data))
+		return -1;
 	if (as->jmsg != NULL && as->jmsg->len + len <= sizeof(as->jmsg->data))
 		return 0;
 	msh_spill_journal_flush(app, as);
@@ -455,7 +529,7 @@ msh_spill_journal_room(struct msh_app *app, struct msh_app_shard *as, uint32_t l
 	return 0;
 }
 
-void
+uint32_t
 msh_spill_journal_add(struct msh_app_shard *as, uint64_t first_seq, uint32_t count)
 {
 	struct msh_spill_msg *m = as->jmsg;
@@ -476,6 +550,7 @@ msh_spill_journal_add(struct msh_app_shard *as, uint64_t first_seq, uint32_t cou
 		m->count += (uint32_t)n;
 		seq += (uint64_t)n;
 	}
+	return (uint32_t)(seq - first_seq);
 }
 
 void
@@ -503,8 +578,13 @@ msh_spill_kick(struct msh_app *app, struct msh_app_shard *as, uint64_t tsc)
 		seg = s->segs[j >= s->n_slots ? j - s->n_slots : j];
 		if (!msh_segment_sealed(seg))
 			break; /* the active one, the last */
-		if (seg->flags & (MSH_SEG_F_SPILL_PENDING | MSH_SEG_F_SPILLED))
+		if (seg->flags & MSH_SEG_F_SPILLED)
 			continue;
+		/* One write in flight per shard, oldest first: files then always
+		 * continue one another, and a failed write is retried before any
+		 * newer segment goes (a newer file would cut the table there). */
+		if (seg->flags & MSH_SEG_F_SPILL_PENDING)
+			return;
 		if (rte_mempool_get(app->spill_pool, &obj) != 0) {
 			as->spill.queue_full++;
 			return; /* housekeeping tries again */
@@ -523,6 +603,7 @@ msh_spill_kick(struct msh_app *app, struct msh_app_shard *as, uint64_t tsc)
 		}
 		seg->flags |= MSH_SEG_F_SPILL_PENDING;
 		as->spill.queued++;
+		return;
 	}
 }
 
@@ -576,6 +657,8 @@ msh_spill_written(struct msh_app *app, struct msh_spill_msg *m, uint64_t tsc)
 		seg->flags |= MSH_SEG_F_SPILLED;
 		if (as->shard->conf.spill_release == MSH_RELEASE_EAGER)
 			msh_shard_release_spilled(as->shard);
+		if (!as->ended)
+			msh_spill_kick(app, as, tsc); /* the next one at once */
 	} else {
 		as->spill_retry_tsc = tsc + (uint64_t)SPILL_RETRY_S * app->tsc_hz;
 	}
@@ -668,12 +751,17 @@ owner_go_persistent(struct msh_app *app, struct msh_worker *w, void *arg, char *
 		struct msh_span sp;
 
 		/* Room for n messages of up to max_message bytes each. */
-		if (msh_shard_read(as->shard, seq, n, UINT32_MAX, &sp) <= 0 ||
-		    msh_spill_journal_room(app, as, sp.len) != 0) {
+		if (msh_shard_read(as->shard, seq, n, MSH_SPILL_CHUNK, &sp) <= 0 ||
+		    msh_spill_journal_room(app, as, sp.len) != 0 ||
+		    msh_spill_journal_add(as, seq, sp.count) != sp.count) {
 			snprintf(err, errlen, "the spill thread is busy; try again");
+			/* Nothing of this half-made switch may reach the journal. */
+			if (as->jmsg != NULL) {
+				msh_spill_msg_free(app, as->jmsg);
+				as->jmsg = NULL;
+			}
 			return -1;
 		}
-		msh_spill_journal_add(as, seq, (uint32_t)sp.count);
 		seq += sp.count;
 	}
 	msh_spill_journal_flush(app, as);
@@ -750,8 +838,20 @@ msh_spill_set_storage(struct msh_app *app, struct msh_app_shard *as, enum msh_st
 		return -1;
 	}
 	if (msh_app_call(app, as->worker, owner_go_persistent, as, err, errlen) != 0) {
-		msh_journal_destroy(as->journal);
-		as->journal = NULL;
+		/* The spill thread may be using the journal (a segment's roll):
+		 * it removes it itself once the files reach the boundary. */
+		struct msh_spill_msg *m;
+		void *obj;
+
+		if (rte_mempool_get(app->spill_pool, &obj) == 0) {
+			m = obj;
+			m->op = MSH_SPILL_OP_CLOSE_JOURNAL;
+			m->as = as;
+			m->seq = as->switch_seq;
+			__atomic_fetch_add(&as->inflight, 1, __ATOMIC_RELAXED);
+			while (rte_ring_mp_enqueue(app->spill_ring, m) != 0)
+				rte_delay_us_sleep(10);
+		}
 		return -1;
 	}
 	c->storage = to;

@@ -75,8 +75,11 @@ int msh_spill_journal_open(struct msh_app *app, struct msh_app_shard *as, char *
  * message could be had: refuse the publish (backpressure).
  */
 int msh_spill_journal_room(struct msh_app *app, struct msh_app_shard *as, uint32_t len);
-/** Owner: copy messages [first_seq, first_seq + count) of the shard into its journal message. */
-void msh_spill_journal_add(struct msh_app_shard *as, uint64_t first_seq, uint32_t count);
+/**
+ * Owner: copy messages [first_seq, first_seq + count) of the shard into its
+ * journal message (room made first). @return messages copied.
+ */
+uint32_t msh_spill_journal_add(struct msh_app_shard *as, uint64_t first_seq, uint32_t count);
 /** Owner: send the gathered journal message to the spill thread. */
 void msh_spill_journal_flush(struct msh_app *app, struct msh_app_shard *as);
 /**

@@ -234,6 +234,20 @@ on_disk(const struct msh_app_shard *as, uint64_t seq)
 	return first != 0 && seq >= first && seq < next;
 }
 
+/* The first sequence number at or after @p seq the shard can still serve:
+ * @p seq itself when it is on disk or in memory, else the start of the next
+ * range that is (the files, or memory past a gap the files do not cover). */
+static inline uint64_t
+next_servable(const struct msh_app_shard *as, uint64_t seq)
+{
+	uint64_t mem = msh_shard_first_seq(as->shard), disk;
+
+	if (seq >= mem || on_disk(as, seq))
+		return seq;
+	disk = as->dir ? __atomic_load_n(&as->disk_first, __ATOMIC_ACQUIRE) : 0;
+	return disk != 0 && seq < disk ? disk : mem;
+}
+
 /* One writer per shard: a packet for a shard another worker owns goes to that
  * worker's hand-off ring, the parsed frame with it in the mbuf's private area
  * (its pointers stay valid: they point into the mbuf). @return true when the
@@ -242,8 +256,14 @@ static inline bool
 handoff(struct worker *w, struct rte_mbuf *m, const struct msh_frame *f,
 	const struct msh_app_shard *as)
 {
-	if (likely(as == NULL || as->worker == w->me->idx || m == NULL))
+	if (likely(as == NULL || as->worker == w->me->idx))
 		return false;
+	if (m == NULL) {
+		/* Handed over, but the shard moved (deleted and created again
+		 * elsewhere meanwhile): one writer per shard, so drop it. */
+		w->st->app_drop[MSH_APP_DROP_HANDOFF_STALE]++;
+		return true;
+	}
 	memcpy(rte_mbuf_to_priv(m), f, sizeof(*f));
 	if (unlikely(rte_ring_mp_enqueue(w->app->workers[as->worker].handoff, m) != 0)) {
 		w->st->app_drop[MSH_APP_DROP_HANDOFF_FULL]++;
@@ -1217,7 +1237,7 @@ on_retransmit(struct worker *w, const struct msh_frame *f, const struct msh_mold
 	first = msh_shard_first_seq(as->shard);
 	if (rq.seq < first && !on_disk(as, rq.seq)) {
 		send_unavailable(w, f->src_mac, f->src_ip, f->src_port, w->retrans_port,
-				 &rq.session, rq.seq, retained_first(as));
+				 &rq.session, rq.seq, next_servable(as, rq.seq));
 		sub->unavailable++;
 		return;
 	}
@@ -1403,9 +1423,9 @@ fan_out(struct worker *w)
 					 * and carry on from what is left. */
 					send_unavailable(w, sub->mac, sub->ip, sub->port, w->udp_port,
 							 &s->conf.name, sub->next_seq,
-							 retained_first(as));
+							 next_servable(as, sub->next_seq));
 					sub->unavailable++;
-					sub->next_seq = first;
+					sub->next_seq = next_servable(as, sub->next_seq);
 					continue;
 				}
 				n = feed_packet(w, as, sub, sub->mac, sub->ip, sub->port, w->udp_port,
@@ -1545,6 +1565,12 @@ send_blocks(struct worker *w, const struct msh_app_shard *as, struct msh_sub *su
 		tx_push(w, m, sub, seq, (uint16_t)n);
 		seq += n;
 		sent += n;
+		if (sub != NULL) {
+			sub->sent_pkts++;
+			w->st->feed_pkts++;
+		} else {
+			w->st->retrans_pkts++;
+		}
 	}
 	return sent;
 }
@@ -1565,6 +1591,12 @@ disk_data(struct worker *w, struct msh_spill_msg *m)
 			       : 0;
 		as->spill.disk_retrans_msgs += n;
 		w->st->retrans_msgs += n;
+		{
+			struct msh_sub *rs = msh_subs_find_ip(&as->subs, m->ip);
+
+			if (rs != NULL)
+				rs->rerequest_msgs += n;
+		}
 		return;
 	}
 	if (m->sub_idx < as->subs.max) {

@@ -22,6 +22,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "repl.h"
 #include "segment.h"
 #include "wire.h"
 
@@ -45,6 +46,8 @@
 #define MAX_LCORE_ID 1023u
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define MAX_SECTION_KEYS 24
+/* IPv4 20 + UDP 8 bytes of a datagram on a port of a given mtu. */
+#define DATAGRAM_IP_UDP 28u
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS (1000ull * NS_PER_US)
@@ -1211,6 +1214,12 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 		}
 	}
 
+	if (repl != NULL && a->workers != 1) {
+		set_err(err, errlen,
+			"[appliance] workers: %" PRIu32 ", but an appliance with a replication "
+			"port runs one worker in this version (set workers = 1)", a->workers);
+		return -EINVAL;
+	}
 	for (unsigned int i = 0; i < c->n_shards; i++) {
 		const struct msh_shard_conf *s = &c->shards[i];
 
@@ -1231,6 +1240,22 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 			set_err(err, errlen,
 				"[shard %s] replicas: 2 needs a [port NAME] with role = "
 				"replication", name);
+			return -EINVAL;
+		}
+		if (s->replicas == 2 &&
+		    (s->spill == MSH_SPILL_DISK || s->storage == MSH_STORAGE_PERSISTENT)) {
+			set_err(err, errlen,
+				"[shard %s] replicas: 2 with spill = disk or storage = persistent "
+				"is not built yet", name);
+			return -EINVAL;
+		}
+		if (s->replicas == 2 &&
+		    s->max_message + 2 + MSH_REPL_DATA_HDR_LEN + DATAGRAM_IP_UDP > repl->mtu) {
+			set_err(err, errlen,
+				"[shard %s] max_message: %" PRIu32 " does not fit a replication "
+				"frame on [port %s] (mtu %u allows %u)", name, s->max_message,
+				repl->name, repl->mtu,
+				repl->mtu - 2 - MSH_REPL_DATA_HDR_LEN - DATAGRAM_IP_UDP);
 			return -EINVAL;
 		}
 		if (s->worker != MSH_WORKER_AUTO && s->worker >= a->workers) {

@@ -25,7 +25,7 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
 	struct rte_eth_dev_info info;
 	char name[RTE_ETH_NAME_MAX_LEN], pool[RTE_MEMPOOL_NAMESIZE];
 	const char *comma = strchr(pc->device, ',');
-	uint32_t room, overhead;
+	uint32_t room, overhead, need, mbufs;
 	size_t nlen = comma ? (size_t)(comma - pc->device) : strlen(pc->device);
 	int rc;
 
@@ -65,7 +65,14 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
 	room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE,
 		       (uint32_t)(RTE_PKTMBUF_HEADROOM + pc->mtu + RTE_ETHER_HDR_LEN +
 				  RTE_ETHER_CRC_LEN));
-	p->pool = rte_pktmbuf_pool_create(pool, pc->mtu > 1500 ? POOL_MBUFS / 4 : POOL_MBUFS,
+	/* Enough for every RX and TX descriptor, each worker's hand-off ring
+	 * (4096) and per-lcore caches, with room to spare; 2^n - 1. */
+	need = (uint32_t)nb_rx * RX_DESC + (uint32_t)nb_tx * (TX_DESC + 4096) +
+	       ((uint32_t)nb_tx + 1) * POOL_CACHE * 2 + 4096;
+	mbufs = pc->mtu > 1500 ? POOL_MBUFS / 4 : POOL_MBUFS;
+	while (mbufs < need)
+		mbufs = mbufs * 2 + 1;
+	p->pool = rte_pktmbuf_pool_create(pool, mbufs,
 					  POOL_CACHE, RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN),
 					  (uint16_t)room, p->socket);
 	if (p->pool == NULL) {
@@ -94,6 +101,7 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
 				 "raise framesz and blocksz in the device arguments)", pc->name,
 				 name, pc->mtu, rte_strerror(-rc));
 			rte_mempool_free(p->pool);
+			p->pool = NULL;
 			return -1;
 		}
 	}
@@ -107,6 +115,7 @@ msh_ethdev_open(const struct msh_port_conf *pc, uint16_t nb_rx, uint16_t nb_tx,
 		snprintf(err, errlen, "[port %s]: configuring %s: %s", pc->name, name,
 			 rte_strerror(-rc));
 		rte_mempool_free(p->pool);
+		p->pool = NULL;
 		return -1;
 	}
 	/* Our own L2 filter decides what is for us; some vdevs need this to

@@ -72,7 +72,7 @@ device = net_af_packet0,iface=$iface,framecnt=4096,qdisc_bypass=1
 address = $ip/24
 [port link]
 role = replication
-device = net_af_packet1,iface=$link,framecnt=4096
+device = net_af_packet1,iface=$link,framecnt=4096,qdisc_bypass=0
 address = $rip/24
 peer = $peer
 peer_ingest = $peer_ip

@@ -75,6 +75,18 @@ in_ns "$BUILD/msh-pub" --gen --count 100 --start-seq "$next" --publisher-id 3 --
 [ "$(show 'd["next_seq"]')" = $((next + 100)) ] || fail "next_seq after 100 more"
 ok "sequence numbers continue at $next after the restart"
 
+# ---- the newest spill file lost: the journal still holds what came after ---------------
+before=$(show 'd["next_seq"]')
+kill -9 "$MSH_PID"
+wait "$MSH_PID" 2>/dev/null
+newest=$(ls "$SPILL" | grep '^p-.*\.seg$' | sort | tail -1)
+rm -f "$SPILL/$newest"
+msh_start "$MSH_TMP/p.conf"
+grep -q 'are in neither a spill file nor the journal' "$MSH_TMP/memshard.err" ||
+	fail "no report of the lost range: $(grep -v '^EAL' "$MSH_TMP/memshard.err" | tail -5)"
+[ "$(show 'd["next_seq"]')" = "$before" ] || fail "next_seq $(show 'd["next_seq"]') after losing $newest, was $before"
+ok "losing $newest: the appliance starts, reports $(grep -o 'seq [0-9]*\.\.[0-9]* are in neither' "$MSH_TMP/memshard.err"), and the journal's messages are kept"
+
 # ---- storage changed on a live shard ---------------------------------------------
 lshow() { ctl --json shard show live | J "$1"; }
 ctl shard create live spill=disk "spill_dir=$SPILL" max_bytes=8M segment_bytes=256K >/dev/null ||

@@ -68,8 +68,8 @@ ok "dpdk-telemetry.py at B: /memshard/repl and the shard's replication lag ($tel
 # goes through the egress hook).
 nft -f - <<EOT || fail "nftables loss on the link"
 table netdev mshloss$$ {
-	chain r { type filter hook egress device "$PAIR_R" priority 0; numgen random mod 100 < 5 drop; }
-	chain s { type filter hook egress device "$PAIR_S" priority 0; numgen random mod 100 < 5 drop; }
+	chain r { type filter hook egress device "$PAIR_R" priority 0; numgen random mod 100 < 5 counter drop; }
+	chain s { type filter hook egress device "$PAIR_S" priority 0; numgen random mod 100 < 5 counter drop; }
 }
 EOT
 MSH_CLEANUPS+=("nft delete table netdev mshloss$$")
@@ -79,11 +79,16 @@ in_ns "$BUILD/msh-pub" --gen --count "$M" --size 32 --batch 16 --json "$A_IP" al
 wait_for 30 "B caught up on 'all'" same_next all
 retx=$(actl --json shard show all | pj 'd["replication"]["counters"]["retx_msgs"]')
 early=$(actl --json shard show all | pj 'd["replication"]["counters"]["pending_released"]')
-[ "$retx" -gt 0 ] || fail "no retransmission under 5% loss"
+dropped=$(nft -j list table netdev mshloss$$ | python3 -c "
+import json, sys
+print(sum(e['counter']['packets'] for r in json.load(sys.stdin)['nftables'] if 'rule' in r
+          for e in r['rule']['expr'] if 'counter' in e))")
+[ "$dropped" -gt 0 ] || fail "nftables dropped nothing on the link"
+[ "$retx" -gt 0 ] || fail "no retransmission although $dropped frames were dropped"
 [ "$early" -gt 0 ] || fail "acks=all released no ack"
 streams_equal all "$M"
 nft delete table netdev mshloss$$
-ok "5% loss on the link, acks=all: $M acked, $retx messages sent again, B identical"
+ok "5% loss on the link, acks=all: $M acked, $dropped frames dropped, $retx messages sent again, B identical"
 
 # ---- 3. only the replication link cut ----------------------------------------------
 ip link set "$PAIR_R" down

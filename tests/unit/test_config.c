@@ -841,13 +841,25 @@ test_cross_checks(void **state)
 		{ "[shard ticks]\nworker = any\n",
 		  "t.conf:2: [shard ticks] worker: 'any' is not auto or a worker index 0 to 127" },
 		{ "[shard ticks]\nworker = 128\n", "is not auto or a worker index" },
+		{ "[appliance]\nlcores = 0-2\nworkers = 2\n[port a]\ndevice = x\n"
+		  "address = 10.0.0.1/24\n[port b]\nrole = replication\ndevice = y\n"
+		  "address = 10.0.1.1/30\npeer = 10.0.1.2\n",
+		  "t.conf: [appliance] workers: 2, but an appliance with a replication port runs "
+		  "one worker in this version (set workers = 1)" },
+		{ "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\n"
+		  "peer = 10.0.1.2\n[shard ticks]\nreplicas = 2\nspill = disk\n",
+		  "t.conf: [shard ticks] replicas: 2 with spill = disk or storage = persistent is "
+		  "not built yet" },
+		{ "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\n"
+		  "peer = 10.0.1.2\n[shard ticks]\nreplicas = 2\n",
+		  "t.conf: [shard ticks] max_message: 1438 does not fit a replication frame on "
+		  "[port b] (mtu 1500 allows 1406)" },
 		{ "[appliance]\nlease_default = 10m\n",
 		  "t.conf: [appliance] lease_default: 10m is longer than lease_max 5m" },
 		/* and what they allow */
 		{ "[appliance]\nlcores = 0,2-3\nworkers = 2\narena_bytes = 4G\n"
 		  "[port a]\ndevice = x\naddress = 10.0.0.1/24\nmtu = 9000\nrx_queues = 2\n"
-		  "[port b]\nrole = replication\ndevice = y\naddress = 10.0.1.1/30\npeer = 10.0.1.2\n"
-		  "[shard ticks]\nreplicas = 2\nacks = all\nstorage = persistent\nspill = disk\n"
+		  "[shard ticks]\nstorage = persistent\nspill = disk\n"
 		  "max_message = 8938\nworker = 1\n[shard big]\nmax_bytes = 4G\n"
 		  "segment_bytes = 2G\nworker = auto\n",
 		  "" },
@@ -995,22 +1007,33 @@ test_dump_roundtrip(void **state)
 		  "log_level = info\n"
 		  "[port wire]\ndevice = 0000:03:00.0\naddress = 10.77.0.1/24\nudp_port = 7000\n"
 		  "retrans_port = 7001\nmtu = 9000\nrx_queues = 7\n"
-		  "[port peer]\nrole = replication\ndevice = net_memif0,role=server\n"
-		  "address = 10.78.0.2/30\nudp_port = 1\nretrans_port = 65535\nmtu = 576\n"
-		  "peer = 10.78.0.1\npeer_ingest = 10.77.0.9\nnode_id = 7\npeer_node_id = 3\n"
-		  "start_role = primary\nfailover = manual\nfailover_silence = 250ms\n"
-		  "hello_interval = 20ms\n"
-		  "[shard ticks]\nstorage = persistent\nreplicas = 2\nacks = all\n"
+		  "[shard ticks]\nstorage = persistent\n"
 		  "segment_bytes = 1536K\nsegment_age = 90s\nmax_bytes = 3100K\non_full = evict\n"
-		  "spill = disk\nspill_dir = /srv/spill\nmax_message = 8000\n"
-		  "max_publishers = 3\nmax_subscribers = 65536\n"
+		  "spill = disk\nspill_dir = /srv/spill\nspill_release = lazy\nmax_message = 8000\n"
+		  "max_publishers = 3\nmax_subscribers = 65536\nworker = 6\n"
 		  "[shard !~]\nsegment_age = 1ns\nmax_bytes = 3G\nsegment_bytes = 1G\n"
 		  "max_message = 1\n",
 		  err);
 	if (rc != 0)
 		fail_msg("%s", err);
-	assert_int_equal(c->n_ports, 2);
+	assert_int_equal(c->n_ports, 1);
 	assert_int_equal(c->n_shards, 2);
+	roundtrip(c);
+	/* A pair appliance's keys (one worker, replicated shards), away from
+	 * their defaults too. */
+	msh_conf_defaults(c);
+	rc = load(c,
+		  "[port wire]\ndevice = 0000:03:00.0\naddress = 10.77.0.1/24\n"
+		  "[port peer]\nrole = replication\ndevice = net_memif0,role=server\n"
+		  "address = 10.78.0.2/30\nudp_port = 1\nretrans_port = 65535\nmtu = 576\n"
+		  "peer = 10.78.0.1\npeer_ingest = 10.77.0.9\nnode_id = 7\npeer_node_id = 3\n"
+		  "start_role = primary\nfailover = manual\nfailover_silence = 250ms\n"
+		  "hello_interval = 20ms\n"
+		  "[shard ticks]\nreplicas = 2\nacks = all\nmax_message = 482\n",
+		  err);
+	if (rc != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c->n_ports, 2);
 	roundtrip(c);
 
 	/* Built in code, as the control socket would, with strings at their limits. */
