@@ -841,6 +841,10 @@ repl_turn(struct worker *w)
 		if (rs->role == MSH_REPL_PRIMARY) {
 			struct msh_repl_tx tx;
 
+			/* Held acks the last ACK covered but a full TX queue kept. */
+			if (rs->pend_n > 0)
+				release_repl_acks(w, as, false);
+
 			while (frames < REPL_FRAMES_PER_TURN && w->rn < RTXQ_MAX &&
 			       w->app->repl.peer_mac != 0 &&
 			       msh_repl_tx_next(rs, w->now_ns, msh_repl_data_room(room), &tx) == 1) {

@@ -4,13 +4,15 @@
 #   namespace msh-it<pid>: br0 at $MSH_NET.2 (the clients), bridging
 #     mshB<pid> <-veth-> mshA<pid>  appliance A's ingest port ($MSH_NET.1)
 #     mshD<pid> <-veth-> mshC<pid>  appliance B's ingest port ($MSH_NET.3)
-#   root namespace: the replication link, a veth pair
-#     mshR<pid> (A, 10.78.<n>.1)  <->  mshS<pid> (B, 10.78.<n>.2)
+#   the replication link: mshR<pid> (A, 10.78.<n>.1) and mshS<pid> (B,
+#     10.78.<n>.2) in the root namespace, their peers bridged in namespace
+#     msh-itL<pid>, where nftables can drop what crosses (pair_link_loss)
 #
 # Both appliances run a main and a worker lcore on the two CPUs with back-off
-# idle, each with its own EAL file prefix and control socket. The link's
-# af_packet ports skip qdisc_bypass, so nftables netdev egress rules see (and
-# can drop) what they send.
+# idle, each with its own EAL file prefix and control socket. (An nftables
+# rule on the appliances' own veths would not do: af_packet sees received
+# frames before the ingress hook, and a frame its TX ring could not send at
+# the egress hook is sent again later, so that is delay, not loss.)
 A_IP=$MSH_NET.1
 B_IP=$MSH_NET.3
 RNET=10.78.$(($$ % 200 + 20))
@@ -20,13 +22,33 @@ PAIR_R=mshR$$
 PAIR_S=mshS$$
 PAIR_C=mshC$$
 PAIR_D=mshD$$
+PAIR_LNS=msh-itL$$
 
 pair_net_up() {
 	msh_netns_up
 	ip link add "$PAIR_C" type veth peer name "$PAIR_D" || fail "veth B"
 	MSH_CLEANUPS+=("ip link del $PAIR_C")
-	ip link add "$PAIR_R" type veth peer name "$PAIR_S" || fail "veth link"
+	# The link: two veth pairs joined by a bridge in a namespace of its own,
+	# where nftables (bridge family, forward hook) can drop frames between
+	# the two appliances' af_packet ports (see pair_link_loss).
+	ip netns add "$PAIR_LNS" || fail "ip netns add $PAIR_LNS"
+	MSH_CLEANUPS+=("ip netns del $PAIR_LNS")
+	ip link add "$PAIR_R" type veth peer name "${PAIR_R}l" || fail "veth link A"
 	MSH_CLEANUPS+=("ip link del $PAIR_R")
+	ip link add "$PAIR_S" type veth peer name "${PAIR_S}l" || fail "veth link B"
+	MSH_CLEANUPS+=("ip link del $PAIR_S")
+	ip link set "${PAIR_R}l" netns "$PAIR_LNS"
+	ip link set "${PAIR_S}l" netns "$PAIR_LNS"
+	ip netns exec "$PAIR_LNS" sh -e -c "
+		ip link add brl type bridge
+		for i in brl ${PAIR_R}l ${PAIR_S}l; do
+			sysctl -qw net.ipv6.conf.\$i.disable_ipv6=1
+		done
+		ip link set ${PAIR_R}l master brl
+		ip link set ${PAIR_S}l master brl
+		ip link set ${PAIR_R}l up
+		ip link set ${PAIR_S}l up
+		ip link set brl up" || fail "link bridge"
 	for i in "$PAIR_C" "$PAIR_R" "$PAIR_S"; do
 		sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1"
 		ip link set "$i" up
@@ -48,6 +70,24 @@ pair_net_up() {
 }
 
 # pair_conf FILE NAME ROLE SHARD-KEYS...: appliance NAME (A or B) of the pair.
+# pair_link_loss PCT: drop PCT% of the frames crossing the link, both ways
+# (0: stop dropping). The drops are counted: pair_link_dropped.
+pair_link_loss() {
+	ip netns exec "$PAIR_LNS" nft delete table bridge msh_loss 2>/dev/null
+	[ "$1" = 0 ] && return 0
+	ip netns exec "$PAIR_LNS" nft -f - <<EOT || fail "nftables loss on the link"
+table bridge msh_loss {
+	chain f { type filter hook forward priority 0; numgen random mod 100 < $1 counter drop; }
+}
+EOT
+}
+pair_link_dropped() {
+	ip netns exec "$PAIR_LNS" nft -j list table bridge msh_loss | python3 -c "
+import json, sys
+print(sum(e['counter']['packets'] for r in json.load(sys.stdin)['nftables'] if 'rule' in r
+          for e in r['rule']['expr'] if 'counter' in e))"
+}
+
 pair_conf() {
 	local f=$1 who=$2 role=$3 ip rip peer peer_ip iface link node peer_node
 	shift 3
@@ -72,7 +112,7 @@ device = net_af_packet0,iface=$iface,framecnt=4096,qdisc_bypass=1
 address = $ip/24
 [port link]
 role = replication
-device = net_af_packet1,iface=$link,framecnt=4096,qdisc_bypass=0
+device = net_af_packet1,iface=$link,framecnt=4096,qdisc_bypass=1
 address = $rip/24
 peer = $peer
 peer_ingest = $peer_ip

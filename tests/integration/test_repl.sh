@@ -5,7 +5,7 @@
 # dedicated replication link (tests/integration/pair.sh):
 #  1. steady replication: 1,000,000 messages acked by A; B holds the same
 #     shard byte for byte (a subscriber at each, streams compared);
-#  2. 5% loss on the replication link (nftables) with acks=all: B still ends
+#  2. 5% loss on the replication link (nftables in the link's bridge) with acks=all: B still ends
 #     identical, and no publisher was acked before B had its messages;
 #  3. cutting only the replication link leaves one primary: B sees A alive on
 #     the ingest network and holds (alarm), then catches up when it returns;
@@ -63,31 +63,21 @@ print(d['/memshard/repl']['role'], d['/memshard/shard']['repl_lag_msgs'], d['/me
 ok "dpdk-telemetry.py at B: /memshard/repl and the shard's replication lag ($tel)"
 
 # ---- 2. 5% loss on the link, acks=all ----------------------------------------------
-# No netem here (TESTBED.md): an nftables netdev egress rule on each end of the
-# link drops 5% of what the appliances send (af_packet without qdisc_bypass
-# goes through the egress hook).
-nft -f - <<EOT || fail "nftables loss on the link"
-table netdev mshloss$$ {
-	chain r { type filter hook egress device "$PAIR_R" priority 0; numgen random mod 100 < 5 counter drop; }
-	chain s { type filter hook egress device "$PAIR_S" priority 0; numgen random mod 100 < 5 counter drop; }
-}
-EOT
-MSH_CLEANUPS+=("nft delete table netdev mshloss$$")
+# No netem here (TESTBED.md): nftables in the link's bridge drops 5% of the
+# frames each way.
+pair_link_loss 5
 M=200000
 in_ns "$BUILD/msh-pub" --gen --count "$M" --size 32 --batch 16 --json "$A_IP" all \
 	>"$MSH_TMP/pub2.json" 2>"$MSH_TMP/pub2.err" || fail "msh-pub acks=all: $(cat "$MSH_TMP/pub2.err")"
 wait_for 30 "B caught up on 'all'" same_next all
 retx=$(actl --json shard show all | pj 'd["replication"]["counters"]["retx_msgs"]')
 early=$(actl --json shard show all | pj 'd["replication"]["counters"]["pending_released"]')
-dropped=$(nft -j list table netdev mshloss$$ | python3 -c "
-import json, sys
-print(sum(e['counter']['packets'] for r in json.load(sys.stdin)['nftables'] if 'rule' in r
-          for e in r['rule']['expr'] if 'counter' in e))")
+dropped=$(pair_link_dropped)
 [ "$dropped" -gt 0 ] || fail "nftables dropped nothing on the link"
 [ "$retx" -gt 0 ] || fail "no retransmission although $dropped frames were dropped"
 [ "$early" -gt 0 ] || fail "acks=all released no ack"
 streams_equal all "$M"
-nft delete table netdev mshloss$$
+pair_link_loss 0
 ok "5% loss on the link, acks=all: $M acked, $dropped frames dropped, $retx messages sent again, B identical"
 
 # ---- 3. only the replication link cut ----------------------------------------------
