@@ -480,12 +480,21 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 		return NULL;
 	if (msh_app_call(app, a.as->worker, worker_set, &a, err, errlen) != 0)
 		return NULL;
-	if (a.next.storage != a.as->shard->conf.storage &&
-	    msh_spill_set_storage(app, a.as, a.next.storage, err, errlen) != 0)
-		return NULL;
+	/* What was applied shows in 'config dump' even if the storage change
+	 * that comes last is refused. */
 	ce = conf_entry(app, &a.as->shard->conf.name);
 	if (ce != NULL)
 		*ce = a.as->shard->conf;
+	if (a.next.storage != a.as->shard->conf.storage) {
+		char why[200];
+
+		if (msh_spill_set_storage(app, a.as, a.next.storage, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "storage: %s (the other keys were applied)", why);
+			return NULL;
+		}
+		if (ce != NULL)
+			*ce = a.as->shard->conf;
+	}
 	return shard_json(a.as, true);
 }
 
