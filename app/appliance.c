@@ -365,10 +365,11 @@ msh_app_shard_create(struct msh_app *app, const struct msh_shard_conf *sc, char 
 		rte_free(as);
 		return -1;
 	}
+	pthread_mutex_lock(&app->shards_lock);
 	msh_table_add(app->shards, &as->shard->conf.name, as);
 	app->shard_list[app->n_shards] = as;
-	rte_smp_wmb(); /* telemetry reads the list from its own thread */
 	app->n_shards++;
+	pthread_mutex_unlock(&app->shards_lock);
 	MSH_LOG(NOTICE, "shard %s: %s in %u segments of %s, on_full=%s, worker %u (lcore %u)%s%s, "
 		"next seq %lu", name, msh_fmt_size(sc->max_bytes, b1, sizeof(b1)),
 		as->shard->n_slots, msh_fmt_size(sc->segment_bytes, b2, sizeof(b2)),
@@ -407,12 +408,16 @@ msh_app_shard_delete(struct msh_app *app, const struct msh_name *n, char *err, s
 		snprintf(err, errlen, "shard delete %s: %s", name, why);
 		return -1;
 	}
+	/* Once out of the table and list (and any telemetry read of it is
+	 * over: the lock), only the workers' answers still point at it. */
+	pthread_mutex_lock(&app->shards_lock);
 	msh_table_del(app->shards, n);
 	for (i = 0; i < app->n_shards && app->shard_list[i] != as; i++)
 		;
 	app->shard_list[i] = app->shard_list[app->n_shards - 1];
 	app->n_shards--;
 	app->shard_list[app->n_shards] = NULL;
+	pthread_mutex_unlock(&app->shards_lock);
 	/* The spill thread may still hold requests for it: wait for their
 	 * answers (the owner frees them) before the memory goes. */
 	if (!wait_inflight(app, as)) {
@@ -689,6 +694,7 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 		fprintf(stderr, "memshard: %s: no [port NAME] with role = ingest\n", app->conf.path);
 		return 1;
 	}
+	pthread_mutex_init(&app->shards_lock, NULL);
 	for (unsigned int i = 0; i < app->conf.n_ports; i++)
 		if (app->conf.ports[i].role == MSH_PORT_REPLICATION) {
 			app->repl.on = true;
@@ -801,6 +807,9 @@ out:
 		msh_spill_forget(app, app->shard_list[i]);
 	/* Hand-off rings hold mbufs of the port's pool: free them first. */
 	workers_free(app);
+	pthread_mutex_lock(&app->shards_lock);
+	app->tel_closed = true; /* the shards' memory goes next */
+	pthread_mutex_unlock(&app->shards_lock);
 	msh_ethdev_close(&app->ingest.eth);
 	if (app->repl.on)
 		msh_ethdev_close(&app->repl.port.eth);

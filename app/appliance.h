@@ -235,6 +235,11 @@ struct msh_app {
 	uint32_t epoch;
 	bool no_huge;
 	volatile bool quit;
+	/* The telemetry thread reads shards through app->shards and shard_list
+	 * while the main lcore adds and removes them: both hold this lock for
+	 * that (control path only; workers have their own tables). */
+	pthread_mutex_t shards_lock;
+	bool tel_closed; /**< shutdown: telemetry handlers answer nothing */
 	struct msh_lcore_stats stats[MSH_MAX_LCORES];
 };
 

@@ -27,7 +27,7 @@ add_named(struct rte_tel_data *d, const char *prefix, const char *sym, uint64_t 
 }
 
 static int
-tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_stats_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct msh_lcore_stats t;
 
@@ -50,7 +50,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_shards(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_shards_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	char name[MSH_NAME_LEN + 1];
 
@@ -62,7 +62,7 @@ tel_shards(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_shard(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_shard_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct msh_name n;
 	const struct msh_app_shard *as;
@@ -105,7 +105,7 @@ tel_shard(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_repl(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_repl_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct msh_repl_node *n = &tel_app->repl.node;
 
@@ -122,6 +122,24 @@ tel_repl(const char *cmd, const char *params, struct rte_tel_data *d)
 #undef _
 	return 0;
 }
+
+/* Each handler runs on the telemetry thread under the shards lock (see
+ * struct msh_app), and answers nothing once shutdown has begun. */
+#define LOCKED(h)                                                                                  \
+	static int h(const char *cmd, const char *params, struct rte_tel_data *d)                  \
+	{                                                                                          \
+		int rc = -EBUSY;                                                                   \
+                                                                                                   \
+		pthread_mutex_lock(&tel_app->shards_lock);                                         \
+		if (!tel_app->tel_closed)                                                          \
+			rc = h##_locked(cmd, params, d);                                           \
+		pthread_mutex_unlock(&tel_app->shards_lock);                                       \
+		return rc;                                                                         \
+	}
+LOCKED(tel_stats)
+LOCKED(tel_shards)
+LOCKED(tel_shard)
+LOCKED(tel_repl)
 
 void
 msh_telemetry_register(struct msh_app *app)
