@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "journal.h"
 #include "spill.h"
 #include "spilldir.h"
@@ -85,48 +86,6 @@ msh_journal_err_str(int err)
 	return msh_spilldir_err_str(err);
 }
 
-static inline uint32_t
-load_le32(const void *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint64_t
-load_le64(const void *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static inline void
-store_le32(void *p, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-store_le64(void *p, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
 /* Do @p count blocks fill exactly @p len bytes? */
 static bool
 blocks_walk(const uint8_t *b, uint32_t len, uint32_t count)
@@ -166,39 +125,6 @@ file_name(const struct msh_journal *j, uint64_t start, char *name)
 	snprintf(name, JNAME_MAX, "%s-%020llu.jnl", j->part, (unsigned long long)start);
 }
 
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO; /* the file shrank under us */
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 static void
 hdr_encode(const struct msh_journal *j, uint64_t start, uint8_t *h)
 {
@@ -207,12 +133,12 @@ hdr_encode(const struct msh_journal *j, uint64_t start, uint8_t *h)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	memset(h, 0, MSH_JOURNAL_HDR_LEN);
 	memcpy(h + OFF_MAGIC, MSH_JOURNAL_MAGIC, 8);
-	store_le32(h + OFF_VERSION, MSH_JOURNAL_VERSION);
-	store_le32(h + OFF_HDR_LEN, MSH_JOURNAL_HDR_LEN);
+	msh_store_le32(h + OFF_VERSION, MSH_JOURNAL_VERSION);
+	msh_store_le32(h + OFF_HDR_LEN, MSH_JOURNAL_HDR_LEN);
 	memcpy(h + OFF_SHARD, j->shard.b, MSH_NAME_LEN);
-	store_le64(h + OFF_START, start);
-	store_le64(h + OFF_CREATED, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-	store_le32(h + OFF_HDR_CRC, msh_crc32c(0, h, MSH_JOURNAL_HDR_LEN));
+	msh_store_le64(h + OFF_START, start);
+	msh_store_le64(h + OFF_CREATED, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	msh_store_le32(h + OFF_HDR_CRC, msh_crc32c(0, h, MSH_JOURNAL_HDR_LEN));
 }
 
 static bool
@@ -223,11 +149,11 @@ hdr_valid(const struct msh_journal *j, const uint8_t *h, uint64_t name_seq)
 	memcpy(c, h, sizeof(c));
 	memset(c + OFF_HDR_CRC, 0, 4);
 	return memcmp(h + OFF_MAGIC, MSH_JOURNAL_MAGIC, 8) == 0 &&
-	       load_le32(h + OFF_VERSION) == MSH_JOURNAL_VERSION &&
-	       load_le32(h + OFF_HDR_LEN) == MSH_JOURNAL_HDR_LEN &&
-	       msh_crc32c(0, c, sizeof(c)) == load_le32(h + OFF_HDR_CRC) &&
+	       msh_load_le32(h + OFF_VERSION) == MSH_JOURNAL_VERSION &&
+	       msh_load_le32(h + OFF_HDR_LEN) == MSH_JOURNAL_HDR_LEN &&
+	       msh_crc32c(0, c, sizeof(c)) == msh_load_le32(h + OFF_HDR_CRC) &&
 	       memcmp(h + OFF_SHARD, j->shard.b, MSH_NAME_LEN) == 0 &&
-	       load_le64(h + OFF_START) == name_seq;
+	       msh_load_le64(h + OFF_START) == name_seq;
 }
 
 static int
@@ -279,7 +205,7 @@ file_create(struct msh_journal *j, uint64_t start, int *fdp, char *name)
 		unlink(tmp);
 		return rc;
 	}
-	rc = fsync_dir(j->dir);
+	rc = msh_fsync_dir(j->dir);
 	if (rc != 0) {
 		/* Its name may not survive a crash: records synced into it
 		 * could vanish, so it is not used. */
@@ -372,11 +298,11 @@ msh_journal_append(struct msh_journal *j, uint64_t first_seq, const void *blocks
 	if (count == 0 || first_seq != j->next_seq || first_seq + count < first_seq ||
 	    !blocks_walk(blocks, len, count))
 		return -EINVAL;
-	store_le32(h + REC_MAGIC, MSH_JOURNAL_REC_MAGIC);
-	store_le64(h + REC_FIRST, first_seq);
-	store_le32(h + REC_COUNT, count);
-	store_le32(h + REC_BYTES, len);
-	store_le32(h + REC_CRC, msh_crc32c(msh_crc32c(0, h, REC_CRC), blocks, len));
+	msh_store_le32(h + REC_MAGIC, MSH_JOURNAL_REC_MAGIC);
+	msh_store_le64(h + REC_FIRST, first_seq);
+	msh_store_le32(h + REC_COUNT, count);
+	msh_store_le32(h + REC_BYTES, len);
+	msh_store_le32(h + REC_CRC, msh_crc32c(msh_crc32c(0, h, REC_CRC), blocks, len));
 
 	if (j->buf_len + rec > j->buf_cap) {
 		rc = flush(j);
@@ -578,7 +504,7 @@ rd_get(struct rd *r, uint64_t off, size_t n, const uint8_t **p)
 	}
 	want = (size_t)MSH_MIN((uint64_t)r->cap, r->size - off);
 	r->len = 0;
-	rc = pread_all(r->fd, r->buf, want, off);
+	rc = msh_pread_all(r->fd, r->buf, want, off, -EIO);
 	if (rc != 0)
 		return rc;
 	r->base = off;
@@ -610,12 +536,12 @@ rec_check(struct rd *r, uint64_t off, uint64_t expect, struct rec *out)
 	rc = rd_get(r, off, MSH_JOURNAL_REC_HDR_LEN, &h);
 	if (rc != 0)
 		return rc;
-	if (load_le32(h + REC_MAGIC) != MSH_JOURNAL_REC_MAGIC)
+	if (msh_load_le32(h + REC_MAGIC) != MSH_JOURNAL_REC_MAGIC)
 		return -MSH_JOURNAL_E_BAD_MAGIC;
-	out->first_seq = load_le64(h + REC_FIRST);
-	out->count = load_le32(h + REC_COUNT);
-	out->bytes = load_le32(h + REC_BYTES);
-	crc = load_le32(h + REC_CRC);
+	out->first_seq = msh_load_le64(h + REC_FIRST);
+	out->count = msh_load_le32(h + REC_COUNT);
+	out->bytes = msh_load_le32(h + REC_BYTES);
+	crc = msh_load_le32(h + REC_CRC);
 	if (out->count == 0 || out->bytes < 2ull * out->count || out->bytes > MSH_JOURNAL_REC_MAX ||
 	    out->first_seq + out->count < out->first_seq)
 		return -MSH_JOURNAL_E_BAD_LENGTH;
@@ -788,7 +714,7 @@ replay_file(struct replay *rp, struct ent *e, uint64_t *expect, bool *stop)
 	if (e->fd < 0 || fstat(e->fd, &st) != 0)
 		return -errno;
 	e->size = (uint64_t)st.st_size;
-	if (e->size < MSH_JOURNAL_HDR_LEN || pread_all(e->fd, h, sizeof(h), 0) != 0 ||
+	if (e->size < MSH_JOURNAL_HDR_LEN || msh_pread_all(e->fd, h, sizeof(h), 0, -EIO) != 0 ||
 	    !hdr_valid(rp->j, h, e->seq)) {
 		rp_report(rp, e->name, 0, -MSH_JOURNAL_E_BAD_HEADER);
 		res->torn_err = -MSH_JOURNAL_E_BAD_HEADER;
@@ -871,7 +797,7 @@ replay_apply(struct replay *rp, struct ent *ents, size_t n)
 				return -errno;
 		}
 	}
-	return fsync_dir(rp->j->dir);
+	return msh_fsync_dir(rp->j->dir);
 }
 
 static int

@@ -18,6 +18,7 @@
 #include <nmmintrin.h>
 #endif
 
+#include "fileio.h"
 #include "spill.h"
 
 /* Header offsets, named once so the writer and the reader agree. */
@@ -93,48 +94,6 @@ msh_crc32c(uint32_t crc, const void *p, size_t len)
 
 /* Little-endian loads and stores for the file (x86 is little-endian; the
  * swaps keep the format right should this ever build elsewhere). */
-static inline uint32_t
-load_le32(const void *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint64_t
-load_le64(const void *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static inline void
-store_le32(void *p, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-store_le64(void *p, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
 static bool
 name_byte_plain(uint8_t c)
 {
@@ -165,52 +124,15 @@ file_name(char *buf, const struct msh_name *shard, uint64_t first_seq)
 	snprintf(buf + o, MSH_SPILL_NAME_MAX - o, "-%020llu.seg", (unsigned long long)first_seq);
 }
 
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* The index is encoded in chunks of this many entries, twice (once for its
- * CRC, which the header needs first, once to write it), so that writing
- * needs no allocation. */
+/* Encode index entries [first, first + n) in the file's layout. */
 static uint32_t
 idx_encode(const struct msh_segment *seg, uint32_t first, uint32_t n, uint8_t *buf)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct msh_idx *e = msh_segment_idx(seg, first + i);
 
-		store_le64(buf + i * MSH_SPILL_IDX_LEN, e->ts_ns);
-		store_le32(buf + i * MSH_SPILL_IDX_LEN + 8, e->off);
+		msh_store_le64(buf + i * MSH_SPILL_IDX_LEN, e->ts_ns);
+		msh_store_le32(buf + i * MSH_SPILL_IDX_LEN + 8, e->off);
 	}
 	return n * MSH_SPILL_IDX_LEN;
 }
@@ -232,33 +154,33 @@ write_file(int fd, const struct msh_name *shard, const struct msh_segment *seg, 
 		return -ENOMEM;
 	idx_encode(seg, 0, seg->count, idx);
 	memcpy(hdr + OFF_MAGIC, MSH_SPILL_MAGIC, 8);
-	store_le32(hdr + OFF_VERSION, MSH_SPILL_VERSION);
-	store_le32(hdr + OFF_HDR_LEN, MSH_SPILL_HDR_LEN);
+	msh_store_le32(hdr + OFF_VERSION, MSH_SPILL_VERSION);
+	msh_store_le32(hdr + OFF_HDR_LEN, MSH_SPILL_HDR_LEN);
 	memcpy(hdr + OFF_SHARD, shard->b, MSH_NAME_LEN);
-	store_le32(hdr + OFF_EPOCH, epoch);
-	store_le64(hdr + OFF_FIRST_SEQ, seg->first_seq);
-	store_le32(hdr + OFF_COUNT, seg->count);
-	store_le32(hdr + OFF_DATA_LEN, seg->data_len);
-	store_le64(hdr + OFF_CREATED, seg->created_ns);
-	store_le64(hdr + OFF_SEALED, seg->sealed_ns);
-	store_le64(hdr + OFF_WRITTEN, now_ns);
-	store_le32(hdr + OFF_DATA_CRC, msh_crc32c(0, seg->data, seg->data_len));
-	store_le32(hdr + OFF_INDEX_CRC, msh_crc32c(0, idx, ilen));
-	store_le32(hdr + OFF_HDR_CRC, msh_crc32c(0, hdr, sizeof(hdr)));
+	msh_store_le32(hdr + OFF_EPOCH, epoch);
+	msh_store_le64(hdr + OFF_FIRST_SEQ, seg->first_seq);
+	msh_store_le32(hdr + OFF_COUNT, seg->count);
+	msh_store_le32(hdr + OFF_DATA_LEN, seg->data_len);
+	msh_store_le64(hdr + OFF_CREATED, seg->created_ns);
+	msh_store_le64(hdr + OFF_SEALED, seg->sealed_ns);
+	msh_store_le64(hdr + OFF_WRITTEN, now_ns);
+	msh_store_le32(hdr + OFF_DATA_CRC, msh_crc32c(0, seg->data, seg->data_len));
+	msh_store_le32(hdr + OFF_INDEX_CRC, msh_crc32c(0, idx, ilen));
+	msh_store_le32(hdr + OFF_HDR_CRC, msh_crc32c(0, hdr, sizeof(hdr)));
 
-	rc = write_all(fd, hdr, sizeof(hdr));
+	rc = msh_write_all(fd, hdr, sizeof(hdr));
 	/* The blocks in pieces, each handed to writeback at once (as RocksDB's
 	 * bytes_per_sync does): the disk writes one piece while the next is
 	 * copied, and the final fsync has little left to wait for. */
 	for (uint32_t off = 0; rc == 0 && off < seg->data_len; off += SYNC_PIECE) {
 		uint32_t n = MSH_MIN(SYNC_PIECE, seg->data_len - off);
 
-		rc = write_all(fd, seg->data + off, n);
+		rc = msh_write_all(fd, seg->data + off, n);
 		if (rc == 0)
 			sync_file_range(fd, (off64_t)MSH_SPILL_HDR_LEN + off, n, SYNC_FILE_RANGE_WRITE);
 	}
 	if (rc == 0)
-		rc = write_all(fd, idx, ilen);
+		rc = msh_write_all(fd, idx, ilen);
 	free(idx);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
@@ -297,7 +219,7 @@ msh_spill_write(const char *dir, const struct msh_name *shard, const struct msh_
 		unlink(tmp);
 		return rc;
 	}
-	rc = fsync_dir(dir);
+	rc = msh_fsync_dir(dir);
 	if (path_out != NULL)
 		memcpy(path_out, path, (size_t)n + 1);
 	return rc;
@@ -360,22 +282,22 @@ verify(struct msh_spill_file *f)
 		return -MSH_SPILL_E_TRUNCATED;
 	if (memcmp(b + OFF_MAGIC, MSH_SPILL_MAGIC, 8) != 0)
 		return -MSH_SPILL_E_BAD_MAGIC;
-	if (load_le32(b + OFF_VERSION) != MSH_SPILL_VERSION ||
-	    load_le32(b + OFF_HDR_LEN) != MSH_SPILL_HDR_LEN)
+	if (msh_load_le32(b + OFF_VERSION) != MSH_SPILL_VERSION ||
+	    msh_load_le32(b + OFF_HDR_LEN) != MSH_SPILL_HDR_LEN)
 		return -MSH_SPILL_E_BAD_VERSION;
 	memcpy(hdr, b, sizeof(hdr));
 	memset(hdr + OFF_HDR_CRC, 0, 4);
-	if (msh_crc32c(0, hdr, sizeof(hdr)) != load_le32(b + OFF_HDR_CRC))
+	if (msh_crc32c(0, hdr, sizeof(hdr)) != msh_load_le32(b + OFF_HDR_CRC))
 		return -MSH_SPILL_E_HEADER_CRC;
 
 	memcpy(f->shard.b, b + OFF_SHARD, MSH_NAME_LEN);
-	f->epoch = load_le32(b + OFF_EPOCH);
-	f->first_seq = load_le64(b + OFF_FIRST_SEQ);
-	f->count = load_le32(b + OFF_COUNT);
-	f->data_len = load_le32(b + OFF_DATA_LEN);
-	f->created_ns = load_le64(b + OFF_CREATED);
-	f->sealed_ns = load_le64(b + OFF_SEALED);
-	f->written_ns = load_le64(b + OFF_WRITTEN);
+	f->epoch = msh_load_le32(b + OFF_EPOCH);
+	f->first_seq = msh_load_le64(b + OFF_FIRST_SEQ);
+	f->count = msh_load_le32(b + OFF_COUNT);
+	f->data_len = msh_load_le32(b + OFF_DATA_LEN);
+	f->created_ns = msh_load_le64(b + OFF_CREATED);
+	f->sealed_ns = msh_load_le64(b + OFF_SEALED);
+	f->written_ns = msh_load_le64(b + OFF_WRITTEN);
 	if (!msh_name_valid(&f->shard))
 		return -MSH_SPILL_E_BAD_SHARD;
 
@@ -386,10 +308,10 @@ verify(struct msh_spill_file *f)
 		return -MSH_SPILL_E_SIZE_MISMATCH;
 	f->blocks = b + MSH_SPILL_HDR_LEN;
 	f->index = f->blocks + f->data_len;
-	if (msh_crc32c(0, f->blocks, f->data_len) != load_le32(b + OFF_DATA_CRC))
+	if (msh_crc32c(0, f->blocks, f->data_len) != msh_load_le32(b + OFF_DATA_CRC))
 		return -MSH_SPILL_E_DATA_CRC;
 	if (msh_crc32c(0, f->index, (size_t)f->count * MSH_SPILL_IDX_LEN) !=
-	    load_le32(b + OFF_INDEX_CRC))
+	    msh_load_le32(b + OFF_INDEX_CRC))
 		return -MSH_SPILL_E_INDEX_CRC;
 
 	/* The CRCs match what the writer computed; this catches a writer that
@@ -398,7 +320,7 @@ verify(struct msh_spill_file *f)
 		return -MSH_SPILL_E_BAD_INDEX;
 	off = 0;
 	for (uint32_t i = 0; i < f->count; i++) {
-		if (load_le32(f->index + (size_t)i * MSH_SPILL_IDX_LEN + 8) != off ||
+		if (msh_load_le32(f->index + (size_t)i * MSH_SPILL_IDX_LEN + 8) != off ||
 		    (uint64_t)off + MSH_BLOCK_HDR_LEN > f->data_len)
 			return -MSH_SPILL_E_BAD_INDEX;
 		want = (uint64_t)off + MSH_BLOCK_HDR_LEN + msh_load_be16(f->blocks + off);
@@ -436,13 +358,13 @@ msh_spill_close(struct msh_spill_file *f)
 static inline uint32_t
 spill_off(const struct msh_spill_file *f, uint32_t i)
 {
-	return i < f->count ? load_le32(f->index + (size_t)i * MSH_SPILL_IDX_LEN + 8) : f->data_len;
+	return i < f->count ? msh_load_le32(f->index + (size_t)i * MSH_SPILL_IDX_LEN + 8) : f->data_len;
 }
 
 uint64_t
 msh_spill_ts(const struct msh_spill_file *f, uint64_t seq)
 {
-	return load_le64(f->index + (size_t)(seq - f->first_seq) * MSH_SPILL_IDX_LEN);
+	return msh_load_le64(f->index + (size_t)(seq - f->first_seq) * MSH_SPILL_IDX_LEN);
 }
 
 int

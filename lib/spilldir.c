@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "spilldir.h"
 
 #define SEQ_DIGITS 20
@@ -868,25 +869,6 @@ slot_get(struct msh_spilldir *d, struct msh_spilldir_file *f, struct fd_slot **s
 	return 0;
 }
 
-static int
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -MSH_SPILL_E_IO; /* shorter than when it was verified */
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /* Copy messages from one file: @p room bytes and @p max messages at most.
  * @return messages copied (0: the first does not fit), or a negative error. */
 static int
@@ -908,9 +890,10 @@ read_file(struct msh_spilldir *d, struct msh_spilldir_file *f, uint64_t seq, uin
 	} else {
 		uint8_t e[MSH_SPILL_IDX_LEN];
 
-		rc = pread_all(s->fd, e, sizeof(e),
-			       (uint64_t)MSH_SPILL_HDR_LEN + f->data_len +
-				       (seq - f->first_seq) * MSH_SPILL_IDX_LEN);
+		rc = msh_pread_all(s->fd, e, sizeof(e),
+				   (uint64_t)MSH_SPILL_HDR_LEN + f->data_len +
+					   (seq - f->first_seq) * MSH_SPILL_IDX_LEN,
+				   -MSH_SPILL_E_IO);
 		if (rc != 0)
 			return file_failed(d, f, rc);
 		memcpy(&off, e + 8, sizeof(off));
@@ -923,7 +906,7 @@ read_file(struct msh_spilldir *d, struct msh_spilldir_file *f, uint64_t seq, uin
 	want = MSH_MIN(room, f->data_len - off);
 	if (want < MSH_BLOCK_HDR_LEN)
 		return 0;
-	rc = pread_all(s->fd, out, want, (uint64_t)MSH_SPILL_HDR_LEN + off);
+	rc = msh_pread_all(s->fd, out, want, (uint64_t)MSH_SPILL_HDR_LEN + off, -MSH_SPILL_E_IO);
 	if (rc != 0)
 		return file_failed(d, f, rc);
 	/* Whole blocks only: the read may end inside the last one. */

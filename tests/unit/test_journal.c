@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "spill.h"
 #include "testutil.h"
+#include "testfiles.h"
 
 #define MAX_REP 16
 
@@ -48,15 +49,6 @@ struct tstate {
 	bool fsize_set;
 	struct rlimit fsize;
 };
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -86,7 +78,7 @@ teardown(void **state)
 	}
 	if (ts->mounted && umount2(ts->dir, MNT_DETACH) != 0)
 		rc = -1;
-	if (nftw(ts->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (t_rm_tree(ts->dir) != 0)
 		rc = -1;
 	free(ts);
 	return rc;
@@ -109,15 +101,6 @@ tdir_count(const char *dir, const char *suffix)
 	}
 	closedir(d);
 	return n;
-}
-
-static size_t
-file_size(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return (size_t)st.st_size;
 }
 
 static void
@@ -279,7 +262,7 @@ test_append_sync_replay(void **state)
 	assert_int_equal(g.calls, 0);
 	assert_int_equal(msh_journal_nfiles(j), 1);
 	jpath(path, dir, "J", 1);
-	assert_int_equal(file_size(path), MSH_JOURNAL_HDR_LEN);
+	assert_int_equal(t_file_size(path), MSH_JOURNAL_HDR_LEN);
 	/* Nothing pending: a sync makes no system call. */
 	assert_int_equal(msh_journal_sync(j, &durable), 0);
 	assert_int_equal(durable, 1);
@@ -296,7 +279,7 @@ test_append_sync_replay(void **state)
 	assert_int_equal(st->synced_records, 100);
 	assert_int_equal(st->appends, 100);
 	assert_int_equal(st->writes, 1);
-	assert_int_equal(file_size(path), MSH_JOURNAL_HDR_LEN + st->append_bytes);
+	assert_int_equal(t_file_size(path), MSH_JOURNAL_HDR_LEN + st->append_bytes);
 	msh_journal_close(j);
 
 	j = j_open(dir, 1, 0, &g, &res);
@@ -417,7 +400,7 @@ make_journal(const char *dir, int nrec, uint32_t last_count, uint64_t *end)
 	seq = j_fill(j, 1, nrec - 1, len_var);
 	assert_int_equal(msh_journal_sync(j, NULL), 0);
 	jpath(path, dir, "J", 1);
-	last = file_size(path);
+	last = t_file_size(path);
 	assert_int_equal(j_append(j, seq, last_count, len_var), 0);
 	assert_int_equal(msh_journal_sync(j, NULL), 0);
 	*end = seq + last_count;
@@ -442,7 +425,7 @@ file_get(const char *path, size_t *len)
 	int fd = open(path, O_RDONLY);
 	uint8_t *b;
 
-	*len = file_size(path);
+	*len = t_file_size(path);
 	b = malloc(*len);
 	assert_true(fd >= 0 && b != NULL);
 	assert_int_equal(read(fd, b, *len), (ssize_t)*len);
@@ -487,7 +470,7 @@ test_torn_tail_every_offset(void **state)
 			assert_int_equal(g.rep_off[0], last);
 			assert_int_equal(g.rep_err[0], -MSH_JOURNAL_E_TRUNCATED);
 		}
-		assert_int_equal(file_size(path), last);
+		assert_int_equal(t_file_size(path), last);
 		/* The journal goes on from there, and a replay sees it all. */
 		assert_int_equal(j_append(j, prev_end, 2, len_var), 0);
 		assert_int_equal(msh_journal_sync(j, NULL), 0);
@@ -541,7 +524,7 @@ test_corrupt_last_record_every_byte(void **state)
 		if (res.torn_err == 0 || res.torn_off != last)
 			fail_msg("flip at %zu: torn_err %d off %llu", off, res.torn_err,
 				 (unsigned long long)res.torn_off);
-		assert_int_equal(file_size(path), last);
+		assert_int_equal(t_file_size(path), last);
 		msh_journal_close(j);
 	}
 	free(orig);
@@ -660,7 +643,7 @@ test_corrupt_middle_orphans_later(void **state)
 		if (k == 5) {
 			assert_int_equal(msh_journal_sync(j, NULL), 0);
 			jpath(p1, dir, "J", 1);
-			off5 = file_size(p1);
+			off5 = t_file_size(p1);
 			good_end = s1;
 		}
 		assert_int_equal(j_append(j, s1, 4, len_var), 0);
@@ -694,7 +677,7 @@ test_corrupt_middle_orphans_later(void **state)
 	assert_int_equal(g.n_rep, 3);
 	assert_int_equal(access(x, F_OK), -1);
 	assert_int_equal(tdir_count(dir, ".jnl.orphan"), 1);
-	assert_int_equal(file_size(p1), off5);
+	assert_int_equal(t_file_size(p1), off5);
 	/* New messages follow the recovered ones; a replay sees no orphan. */
 	assert_int_equal(j_append(j, good_end, 2, len_var), 0);
 	assert_int_equal(msh_journal_sync(j, NULL), 0);
@@ -757,7 +740,7 @@ test_full_rlimit_fsize(void **state)
 	seq = j_fill(j, 1, 200, len_var);
 	assert_int_equal(msh_journal_sync(j, &d0), 0);
 	jpath(path, dir, "J", 1);
-	size0 = file_size(path);
+	size0 = t_file_size(path);
 
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	ts->fsize = old;
@@ -775,7 +758,7 @@ test_full_rlimit_fsize(void **state)
 	assert_int_equal(msh_journal_durable_seq(j), d0);
 	assert_int_equal(msh_journal_error(j), 0);
 	assert_int_equal(msh_journal_stats(j)->write_errors, 1);
-	assert_int_equal(file_size(path), size0);
+	assert_int_equal(t_file_size(path), size0);
 	/* Appends that overflow the buffer fail too, and are not taken. */
 	for (rc = 0; rc == 0;) {
 		uint64_t before = msh_journal_next_seq(j);
@@ -830,7 +813,7 @@ test_full_tmpfs(void **state)
 	jpath(path, dir, "J", 1);
 	for (int k = 0; k < 10000; k++) {
 		assert_int_equal(j_append(j, seq, 8, len_var), 0);
-		size0 = file_size(path);
+		size0 = t_file_size(path);
 		rc = msh_journal_sync(j, &durable);
 		if (rc != 0)
 			break;
@@ -842,7 +825,7 @@ test_full_tmpfs(void **state)
 	assert_int_equal(durable, d0);
 	assert_int_equal(msh_journal_durable_seq(j), d0);
 	assert_int_equal(msh_journal_error(j), 0);
-	assert_int_equal(file_size(path), size0);
+	assert_int_equal(t_file_size(path), size0);
 	assert_int_equal(unlink(filler), 0);
 	assert_int_equal(msh_journal_sync(j, &durable), 0);
 	assert_int_equal(durable, seq + 8);
@@ -935,7 +918,7 @@ test_format_by_hand(void **state)
 	expect_got(&g, 100, 104, len_var);
 	assert_int_equal(res.torn_err, -MSH_JOURNAL_E_DISCONTIGUOUS);
 	assert_int_equal(res.torn_off, len);
-	assert_int_equal(file_size(path), len);
+	assert_int_equal(t_file_size(path), len);
 	msh_journal_close(j);
 
 	/* A next file that does not start where this one ends. */

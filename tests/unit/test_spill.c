@@ -16,6 +16,7 @@
 #include "segment.h"
 #include "spill.h"
 #include "testutil.h"
+#include "testfiles.h"
 
 #define SLOT_BYTES 65536u
 #define FIRST_SEQ 1000u
@@ -31,24 +32,6 @@ tdir_new(char *dir)
 {
 	strcpy(dir, "/tmp/test_spill.XXXXXX");
 	assert_non_null(mkdtemp(dir));
-}
-
-static void
-tdir_remove(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[PATH_MAX];
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		assert_int_equal(unlink(p), 0);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(dir), 0);
 }
 
 static int
@@ -97,45 +80,6 @@ spill_make(const char *dir, const char *shard, uint64_t first, uint32_t count, c
 	assert_int_equal(msh_name_from_str(&n, shard), 0);
 	assert_int_equal(msh_spill_write(dir, &n, seg, 7, 33, path, PATH_MAX), 0);
 	free(seg);
-}
-
-static size_t
-file_size(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return (size_t)st.st_size;
-}
-
-static void
-file_flip(const char *path, size_t off)
-{
-	int fd = open(path, O_RDWR);
-	uint8_t c;
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
-	c ^= 0x40;
-	assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
-	close(fd);
-}
-
-static void
-file_copy(const char *from, const char *to)
-{
-	static uint8_t buf[SLOT_BYTES * 2];
-	int in = open(from, O_RDONLY), out;
-	ssize_t n;
-
-	assert_true(in >= 0);
-	n = read(in, buf, sizeof(buf));
-	assert_true(n > 0);
-	close(in);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(out >= 0);
-	assert_int_equal(write(out, buf, (size_t)n), n);
-	close(out);
 }
 
 static void
@@ -206,7 +150,7 @@ test_write_open_read_back(void **state)
 	snprintf(want, sizeof(want), "%s/TICKS-%020u.seg", dir, FIRST_SEQ);
 	assert_string_equal(path, want);
 	assert_int_equal(tdir_count(dir), 1);
-	assert_int_equal(file_size(path),
+	assert_int_equal(t_file_size(path),
 			 MSH_SPILL_HDR_LEN + seg->data_len + count * MSH_SPILL_IDX_LEN);
 
 	assert_int_equal(msh_spill_open(path, &f), 0);
@@ -255,7 +199,7 @@ test_write_open_read_back(void **state)
 	msh_spill_close(&f);
 
 	free(seg);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 static void
@@ -286,7 +230,7 @@ test_write_rejects_and_escapes(void **state)
 	assert_int_equal(msh_spill_write(dir, &n, seg, 1, 2, NULL, 0), -EINVAL);
 	assert_int_equal(tdir_count(dir), 1);
 	free(seg);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 static void
@@ -321,20 +265,20 @@ test_corrupt_bytes_detected(void **state)
 	assert_int_equal(msh_spill_open(path, &f), 0);
 	data_len = f.data_len;
 	msh_spill_close(&f);
-	size = file_size(path);
+	size = t_file_size(path);
 	cases[11].off = MSH_SPILL_HDR_LEN + data_len - 1;
 	cases[12].off = MSH_SPILL_HDR_LEN + data_len;
 	cases[13].off = size - 1;
 
 	snprintf(bad, sizeof(bad), "%s.bad", path);
 	for (size_t k = 0; k < MSH_ARRAY_SIZE(cases); k++) {
-		file_copy(path, bad);
+		t_file_copy(path, bad);
 		expect_open(bad, 0);
-		file_flip(bad, cases[k].off);
+		t_file_flip(bad, cases[k].off);
 		expect_open(bad, cases[k].err);
 	}
 	/* Wrong magic, written whole. */
-	file_copy(path, bad);
+	t_file_copy(path, bad);
 	{
 		int fd = open(bad, O_WRONLY);
 
@@ -343,7 +287,7 @@ test_corrupt_bytes_detected(void **state)
 	}
 	expect_open(bad, -MSH_SPILL_E_BAD_MAGIC);
 	expect_open(path, 0);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 static void
@@ -355,7 +299,7 @@ test_truncated_and_extended(void **state)
 	(void)state;
 	tdir_new(dir);
 	spill_make(dir, "TORN", 1, 40, path);
-	size = file_size(path);
+	size = t_file_size(path);
 	lens[0] = 0;
 	lens[1] = 1;
 	lens[2] = MSH_SPILL_HDR_LEN - 1;
@@ -366,18 +310,18 @@ test_truncated_and_extended(void **state)
 	lens[7] = size - 1;
 	snprintf(bad, sizeof(bad), "%s.bad", path);
 	for (size_t k = 0; k < MSH_ARRAY_SIZE(lens); k++) {
-		file_copy(path, bad);
+		t_file_copy(path, bad);
 		assert_int_equal(truncate(bad, (off_t)lens[k]), 0);
 		expect_open(bad, -MSH_SPILL_E_TRUNCATED);
 	}
 	/* Longer than the header says: a torn append or a wrong data_len. */
-	file_copy(path, bad);
+	t_file_copy(path, bad);
 	assert_int_equal(truncate(bad, (off_t)size + 1), 0);
 	expect_open(bad, -MSH_SPILL_E_SIZE_MISMATCH);
 	/* Not there. */
 	assert_int_equal(unlink(bad), 0);
 	expect_open(bad, -ENOENT);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 /* Rewrite the offset of index entry @p i of @p path and fix both CRCs, as a
@@ -386,7 +330,7 @@ static void
 file_set_off(const char *path, uint32_t data_len, uint32_t count, uint32_t i, uint32_t off)
 {
 	static uint8_t buf[SLOT_BYTES * 2];
-	size_t size = file_size(path);
+	size_t size = t_file_size(path);
 	uint8_t *idx = buf + MSH_SPILL_HDR_LEN + data_len;
 	uint32_t crc;
 	int fd = open(path, O_RDWR);
@@ -424,15 +368,15 @@ test_bad_index_detected(void **state)
 	offs[4] = UINT32_MAX;    /* far outside */
 	snprintf(bad, sizeof(bad), "%s.bad", path);
 	for (size_t k = 0; k < MSH_ARRAY_SIZE(offs); k++) {
-		file_copy(path, bad);
+		t_file_copy(path, bad);
 		file_set_off(bad, data_len, count, 1, offs[k]);
 		expect_open(bad, k == 0 ? 0 : -MSH_SPILL_E_BAD_INDEX);
 	}
 	/* The last entry too: its block must end exactly at data_len. */
-	file_copy(path, bad);
+	t_file_copy(path, bad);
 	file_set_off(bad, data_len, count, count - 1, data_len - 2);
 	expect_open(bad, -MSH_SPILL_E_BAD_INDEX);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 struct scan_rec {
@@ -487,14 +431,14 @@ test_scan_order_and_errors(void **state)
 	spill_make(dir, "Z", 100000, 5, p4);
 	spill_make(dir, "b", 9, 20, p1);
 	spill_make(dir, "a", 29, 30, p2);
-	file_flip(p2, MSH_SPILL_HDR_LEN + 3);
+	t_file_flip(p2, MSH_SPILL_HDR_LEN + 3);
 	/* A leftover of an interrupted write, a stray file, a misnamed one. */
 	snprintf(x, sizeof(x), "%s/a-%020u.seg.tmp", dir, 950);
-	file_copy(p3, x);
+	t_file_copy(p3, x);
 	snprintf(x, sizeof(x), "%s/notes.txt", dir);
-	file_copy(p3, x);
+	t_file_copy(p3, x);
 	snprintf(x, sizeof(x), "%s/a-%020u.seg", dir, 901);
-	file_copy(p3, x);
+	t_file_copy(p3, x);
 
 	assert_int_equal(msh_spill_scan(dir, scan_cb, &r), 0);
 	assert_int_equal(r.n, 6);
@@ -518,7 +462,7 @@ test_scan_order_and_errors(void **state)
 
 	assert_int_equal(msh_spill_scan(dir, scan_stop, &calls), 42);
 	assert_int_equal(calls, 2);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 	assert_int_equal(msh_spill_scan(dir, scan_cb, &r), -ENOENT);
 }
 
@@ -532,7 +476,7 @@ test_scan_empty_dir(void **state)
 	tdir_new(dir);
 	assert_int_equal(msh_spill_scan(dir, scan_cb, &r), 0);
 	assert_int_equal(r.n, 0);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 static void
@@ -557,7 +501,7 @@ test_write_failures_leave_nothing(void **state)
 		assert_int_equal(tdir_count(dir), 0);
 	}
 	free(seg);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 static void
@@ -573,13 +517,13 @@ test_empty_segment(void **state)
 	tdir_new(dir);
 	assert_int_equal(msh_name_from_str(&n, "E"), 0);
 	assert_int_equal(msh_spill_write(dir, &n, seg, 1, 2, path, sizeof(path)), 0);
-	assert_int_equal(file_size(path), MSH_SPILL_HDR_LEN);
+	assert_int_equal(t_file_size(path), MSH_SPILL_HDR_LEN);
 	assert_int_equal(msh_spill_open(path, &f), 0);
 	assert_int_equal(f.count, 0);
 	assert_int_equal(msh_spill_read(&f, 77, 1, UINT32_MAX, &sp), 0);
 	msh_spill_close(&f);
 	free(seg);
-	tdir_remove(dir);
+	assert_int_equal(t_rm_tree(dir), 0);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "spill.h"
 #include "spilldir.h"
 #include "testutil.h"
+#include "testfiles.h"
 
 #define SLOT_BYTES 65536u
 #define MAX_REP 32
@@ -29,15 +30,6 @@ static uint16_t
 len_var(uint64_t i)
 {
 	return (uint16_t)((i * 37) % 301);
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* Each test gets a mkdtemp directory in *state; the teardown removes it and
@@ -61,7 +53,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	int rc = nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = t_rm_tree(*state);
 
 	free(*state);
 	return rc;
@@ -133,45 +125,6 @@ spill_make(const char *dir, const char *shard, uint64_t first, uint32_t count, u
 	if (path != NULL)
 		strcpy(path, p);
 	free(seg);
-}
-
-static size_t
-file_size(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return (size_t)st.st_size;
-}
-
-static void
-file_flip(const char *path, size_t off)
-{
-	int fd = open(path, O_RDWR);
-	uint8_t c;
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
-	c ^= 0x40;
-	assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
-	close(fd);
-}
-
-static void
-file_copy(const char *from, const char *to)
-{
-	static uint8_t buf[SLOT_BYTES * 2];
-	int in = open(from, O_RDONLY), out;
-	ssize_t n;
-
-	assert_true(in >= 0);
-	n = read(in, buf, sizeof(buf));
-	assert_true(n > 0);
-	close(in);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(out >= 0);
-	assert_int_equal(write(out, buf, (size_t)n), n);
-	close(out);
 }
 
 /* What the report callback saw. */
@@ -439,7 +392,7 @@ test_reads_across_files(void **state)
 	for (int k = 0; k < 5; k++) {
 		firsts[k] = seq;
 		spill_make(dir, "TICKS", seq, counts[k], 3, path);
-		total += file_size(path);
+		total += t_file_size(path);
 		seq += counts[k];
 	}
 	/* Another shard's files in the same directory are not looked at. */
@@ -518,25 +471,25 @@ test_load_reports_and_skips(void **state)
 			spill_make(dir, "S", 1 + 20 * (uint64_t)k, 20, 1, p[k]);
 		/* A: [1, 21) fine but behind a hole; B: [21, 41) one flipped
 		 * byte in its blocks; C, D fine; E: [81, 101) torn. */
-		file_flip(p[1], MSH_SPILL_HDR_LEN + 100);
-		assert_int_equal(truncate(p[4], (off_t)file_size(p[4]) - 5), 0);
+		t_file_flip(p[1], MSH_SPILL_HDR_LEN + 100);
+		assert_int_equal(truncate(p[4], (off_t)t_file_size(p[4]) - 5), 0);
 		/* A leftover of an interrupted write of the next file. */
 		snprintf(x, sizeof(x), "%s/S-%020u.seg.tmp", dir, 101);
-		file_copy(p[3], x);
+		t_file_copy(p[3], x);
 		/* A file named as this shard's but holding another's. */
 		spill_make(dir, "T", 200, 5, 1, other);
 		snprintf(x, sizeof(x), "%s/S-%020u.seg", dir, 200);
 		assert_int_equal(rename(other, x), 0);
 		/* Named for 300 but holding 61.. */
 		snprintf(x, sizeof(x), "%s/S-%020u.seg", dir, 300);
-		file_copy(p[3], x);
+		t_file_copy(p[3], x);
 		/* A bad number; and strays that are nobody's. */
 		snprintf(x, sizeof(x), "%s/S-12.seg", dir);
-		file_copy(p[3], x);
+		t_file_copy(p[3], x);
 		snprintf(x, sizeof(x), "%s/notes.txt", dir);
-		file_copy(p[3], x);
+		t_file_copy(p[3], x);
 		snprintf(x, sizeof(x), "%s/.hidden.seg", dir);
-		file_copy(p[3], x);
+		t_file_copy(p[3], x);
 
 		d = dir_open(dir, "S", 0, remove_tmp, &r);
 		expect_table(d, firsts, counts, 2);
@@ -725,7 +678,7 @@ test_add_drop_trim(void **state)
 	for (int k = 0; k < 4; k++) {
 		spill_make(dir, "ADD", 1 + 10 * (uint64_t)k, 10, 1, p[k]);
 		assert_int_equal(msh_spilldir_add(d, p[k]), 0);
-		sizes += file_size(p[k]);
+		sizes += t_file_size(p[k]);
 		assert_int_equal(msh_spilldir_next_seq(d), 11 + 10 * (uint64_t)k);
 	}
 	assert_int_equal(msh_spilldir_first_seq(d), 1);
@@ -755,7 +708,7 @@ test_add_drop_trim(void **state)
 	snprintf(other, sizeof(other), "%s/ADD-1.seg", dir);
 	assert_int_equal(msh_spilldir_add(d, other), -MSH_SPILL_E_BAD_NAME);
 	spill_make(dir, "ADD", 41, 10, 1, p[4]);
-	file_flip(p[4], 3);
+	t_file_flip(p[4], 3);
 	assert_int_equal(msh_spilldir_add(d, p[4]), -MSH_SPILL_E_BAD_MAGIC);
 	assert_int_equal(msh_spilldir_nfiles(d), 4);
 	assert_int_equal(unlink(p[4]), 0);
@@ -796,7 +749,7 @@ test_add_drop_trim(void **state)
 	assert_int_equal(msh_spilldir_trim(d, msh_spilldir_bytes(d) - 1), 1);
 	assert_false(file_exists(p[1]));
 	assert_int_equal(msh_spilldir_nfiles(d), 1);
-	assert_int_equal(msh_spilldir_bytes(d), file_size(p[5]));
+	assert_int_equal(msh_spilldir_bytes(d), t_file_size(p[5]));
 	/* A file already gone counts as dropped. */
 	assert_int_equal(unlink(p[5]), 0);
 	assert_int_equal(msh_spilldir_trim(d, 0), 1);
@@ -904,7 +857,7 @@ test_verify_when_opened(void **state)
 	d = dir_open(dir, "V", 2, false, &r);
 	assert_int_equal(msh_spilldir_nfiles(d), 4);
 	/* Bit rot in file 2 ([21, 41)) after the load. */
-	file_flip(p[1], MSH_SPILL_HDR_LEN + 7);
+	t_file_flip(p[1], MSH_SPILL_HDR_LEN + 7);
 	rc = msh_spilldir_read(d, 25, 5, sizeof(buf), buf, sizeof(buf), &sp);
 	assert_int_equal(rc, -MSH_SPILL_E_DATA_CRC);
 	assert_int_equal(r.n, 1);
