@@ -361,6 +361,19 @@ release_acks(struct worker *w, struct msh_app_shard *as)
  * appends them at the same sequence numbers and acks cumulatively. acks=all
  * holds a publisher's ACK until the secondary's ack passes it. */
 
+/* Ethernet/IPv4/UDP of a frame to the peer's replication address. */
+static void
+repl_flow(const struct worker *w, uint64_t mac64, struct msh_udp_flow *fl)
+{
+	memcpy(fl->src_mac, w->rifc->mac, 6);
+	memcpy(fl->dst_mac, &mac64, 6);
+	fl->src_ip = w->rifc->ip;
+	fl->dst_ip = w->app->repl.port.conf->peer_ip;
+	fl->src_port = MSH_REPL_UDP_PORT;
+	fl->dst_port = MSH_REPL_UDP_PORT;
+	fl->ttl = 0;
+}
+
 /* A UDP frame to the peer's replication address; NULL (counted) until its
  * MAC is known or when no mbuf is left. */
 static uint8_t *
@@ -386,13 +399,7 @@ repl_alloc(struct worker *w, struct rte_mbuf **mp, uint16_t len)
 		r->tx_dropped++;
 		return NULL;
 	}
-	memcpy(fl.src_mac, w->rifc->mac, 6);
-	memcpy(fl.dst_mac, &mac64, 6);
-	fl.src_ip = w->rifc->ip;
-	fl.dst_ip = r->port.conf->peer_ip;
-	fl.src_port = MSH_REPL_UDP_PORT;
-	fl.dst_port = MSH_REPL_UDP_PORT;
-	fl.ttl = 0;
+	repl_flow(w, mac64, &fl);
 	msh_udp_hdr_build(p, MSH_UDP_HDRS_LEN + (size_t)len, &fl, len);
 	*mp = m;
 	return p + MSH_UDP_HDRS_LEN;
@@ -402,22 +409,14 @@ repl_alloc(struct worker *w, struct rte_mbuf **mp, uint16_t len)
 static void
 repl_push(struct worker *w, struct rte_mbuf *m, uint16_t len, uint16_t room)
 {
-	if (len < room)
-		rte_pktmbuf_trim(m, (uint16_t)(room - len));
 	if (len < room) {
 		/* The UDP and IP lengths were written for room: rewrite them. */
 		struct msh_udp_flow fl;
-		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
-		uint64_t mac64 = w->app->repl.peer_mac;
 
-		memcpy(fl.src_mac, w->rifc->mac, 6);
-		memcpy(fl.dst_mac, &mac64, 6);
-		fl.src_ip = w->rifc->ip;
-		fl.dst_ip = w->app->repl.port.conf->peer_ip;
-		fl.src_port = MSH_REPL_UDP_PORT;
-		fl.dst_port = MSH_REPL_UDP_PORT;
-		fl.ttl = 0;
-		msh_udp_hdr_build(p, MSH_UDP_HDRS_LEN + (size_t)len, &fl, len);
+		rte_pktmbuf_trim(m, (uint16_t)(room - len));
+		repl_flow(w, w->app->repl.peer_mac, &fl);
+		msh_udp_hdr_build(rte_pktmbuf_mtod(m, uint8_t *), MSH_UDP_HDRS_LEN + (size_t)len,
+				  &fl, len);
 	}
 	msh_udp_csum_fill(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m));
 	w->rpkt[w->rn++] = m;
