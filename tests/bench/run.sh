@@ -76,71 +76,35 @@ EOT
 	echo
 }
 
-side_by_side_section() {
-	if [ "$(id -u)" != 0 ]; then
-		echo "## memshard beside nats-server"
+# script_section TITLE SCRIPT [root]: run tests/bench/SCRIPT and print its
+# Markdown section, or why it did not run (root needed, or the failure);
+# SECTION_RAN says which.
+script_section() {
+	local title=$1 script=$2 out=$TMP.section
+	SECTION_RAN=0
+	if [ "${3:-}" = root ] && [ "$(id -u)" != 0 ]; then
+		echo "## $title"
 		echo "Not run: needs root for the network namespace."
-		return
+		return 0
 	fi
-	if ! BUILD=$BUILD bash tests/bench/side_by_side.sh >"$TMP.sbs" 2>"$TMP.sbs.err"; then
-		echo "## memshard beside nats-server"
+	if ! BUILD=$BUILD bash "tests/bench/$script" >"$out" 2>"$out.err"; then
+		echo "## $title"
 		echo "Not run: the benchmark failed:"
 		echo '```'
-		tail -n 20 "$TMP.sbs.err"
+		tail -n 20 "$out.err"
 		echo '```'
-		return
+		rm -f "$out" "$out.err"
+		return 0
 	fi
-	cat "$TMP.sbs"
+	cat "$out"
 	echo
-}
-
-spill_section() {
-	if [ "$(id -u)" != 0 ]; then
-		echo "## Spill and persistence"
-		echo "Not run: needs root for the network namespace."
-		return
-	fi
-	if ! BUILD=$BUILD bash tests/bench/spill.sh >"$TMP.spill" 2>"$TMP.spill.err"; then
-		echo "## Spill and persistence"
-		echo "Not run: the benchmark failed:"
-		echo '```'
-		tail -n 20 "$TMP.spill.err"
-		echo '```'
-		return
-	fi
-	cat "$TMP.spill"
-	echo
-}
-
-repl_section() {
-	if [ "$(id -u)" != 0 ]; then
-		echo "## Replication"
-		echo "Not run: needs root for the network namespace."
-		return
-	fi
-	if ! BUILD=$BUILD bash tests/bench/repl.sh >"$TMP.repl" 2>"$TMP.repl.err"; then
-		echo "## Replication"
-		echo "Not run: the benchmark failed:"
-		echo '```'
-		tail -n 20 "$TMP.repl.err"
-		echo '```'
-		return
-	fi
-	cat "$TMP.repl"
-	echo
+	rm -f "$out" "$out.err"
+	SECTION_RAN=1
 }
 
 ceiling_section() {
-	if ! BUILD=$BUILD bash tests/bench/ceiling.sh >"$TMP.ceil" 2>"$TMP.ceil.err"; then
-		echo "## Engine ceiling"
-		echo "Not run: the benchmark failed:"
-		echo '```'
-		tail -n 20 "$TMP.ceil.err"
-		echo '```'
-		return
-	fi
-	cat "$TMP.ceil"
-	echo
+	script_section "Engine ceiling" ceiling.sh
+	[ "$SECTION_RAN" = 1 ] || return 0
 	echo "Target (issue 3): at least 10 million messages/s per worker lcore, counted in"
 	echo "messages appended and fanned out; the testpmd rows above show what the same"
 	echo "vdevs move with no per-packet work at all."
@@ -168,11 +132,9 @@ EOT
 	jitter_section
 	engine_section
 	ceiling_section
-	side_by_side_section
-	spill_section
-	repl_section
+	script_section "memshard beside nats-server" side_by_side.sh root
+	script_section "Spill and persistence" spill.sh root
+	script_section "Replication" repl.sh root
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
-rm -f "$TMP.sbs" "$TMP.sbs.err" "$TMP.ceil" "$TMP.ceil.err" "$TMP.spill" "$TMP.spill.err" \
-	"$TMP.repl" "$TMP.repl.err"
 echo "bench: wrote $OUT"
 cat "$OUT"
