@@ -132,15 +132,25 @@ EOT
 
 # pair_start WHO CONF: start appliance WHO (A or B); its pid in A_PID / B_PID.
 pair_start() {
-	local who=$1 conf=$2 pid
-	"$BUILD/memshard" -c "$conf" >"$MSH_TMP/$who.out" 2>"$MSH_TMP/$who.err" &
-	pid=$!
-	MSH_PIDS+=("$pid")
-	MSH_CLEANUPS+=("rm -rf /var/run/dpdk/msh-it$who$$")
-	eval "${who}_PID=$pid"
-	wait_for 30 "appliance $who ready (log: $MSH_TMP/$who.err)" \
-		sh -c "grep -q 'memshard: ready' '$MSH_TMP/$who.err' || ! kill -0 $pid"
-	kill -0 "$pid" 2>/dev/null || { cat "$MSH_TMP/$who.err" >&2; fail "appliance $who exited"; }
+	local who=$1 conf=$2 pid try
+	# net_af_packet (DPDK 22.11) derives its PACKET_FANOUT group id from the
+	# process id; an id another socket in the namespace holds makes the probe
+	# fail with EINVAL. A new process has a new id: try once more.
+	for try in 1 2; do
+		"$BUILD/memshard" -c "$conf" >"$MSH_TMP/$who.out" 2>"$MSH_TMP/$who.err" &
+		pid=$!
+		MSH_PIDS+=("$pid")
+		MSH_CLEANUPS+=("rm -rf /var/run/dpdk/msh-it$who$$")
+		eval "${who}_PID=$pid"
+		wait_for 30 "appliance $who ready (log: $MSH_TMP/$who.err)" \
+			sh -c "grep -q 'memshard: ready' '$MSH_TMP/$who.err' || ! kill -0 $pid"
+		kill -0 "$pid" 2>/dev/null && return 0
+		wait "$pid" 2>/dev/null
+		grep -q 'could not set PACKET_FANOUT' "$MSH_TMP/$who.err" || break
+		echo "note: appliance $who: af_packet fanout group id taken, starting again" >&2
+	done
+	cat "$MSH_TMP/$who.err" >&2
+	fail "appliance $who exited"
 }
 
 # pair_stop WHO: SIGTERM and wait (bounded).
