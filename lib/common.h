@@ -2,9 +2,9 @@
  * Copyright(c) 2026 memshard authors
  *
  * Small definitions every lib/ module shares: branch hints, cache alignment,
- * big-endian loads and stores for the wire formats, and the 10-byte shard name
- * (which is also the MoldUDP64 session). Free of DPDK types so that lib/ can be
- * unit-tested on plain memory.
+ * hash table sizing, big-endian loads and stores for the wire formats, and the
+ * 10-byte shard name (which is also the MoldUDP64 session). Free of DPDK types
+ * so that lib/ can be unit-tested on plain memory.
  */
 #ifndef MSH_COMMON_H
 #define MSH_COMMON_H
@@ -22,6 +22,24 @@
 #define MSH_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MSH_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MSH_ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+
+/**
+ * Slots of an open-addressing hash table meant to hold up to @p max entries:
+ * the smallest power of two that is at least 2 * @p max (a load factor of at
+ * most 1/2 keeps linear probes short) and at least 8. Used by the dedupe and
+ * name tables, so both size themselves alike.
+ * @param max  at most 1u << 30, so that the result fits 32 bits
+ * @return the number of slots; the table's mask is the result minus one.
+ */
+static inline uint32_t
+msh_pow2_slots(uint32_t max)
+{
+	uint32_t n = 8;
+
+	while (n < 2 * max)
+		n <<= 1;
+	return n;
+}
 
 /** Bytes of a message block's length field (MoldUDP64 block: length, then data). */
 #define MSH_BLOCK_HDR_LEN 2

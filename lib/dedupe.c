@@ -22,24 +22,13 @@ pub_hash(uint32_t id)
 	return id;
 }
 
-static uint32_t
-slots_for(uint32_t max)
-{
-	uint32_t n = 8;
-
-	/* Load factor at most 1/2 keeps linear probes short. */
-	while (n < 2 * max)
-		n <<= 1;
-	return n;
-}
-
 size_t
 msh_dedupe_footprint(uint32_t max_publishers)
 {
 	if (max_publishers == 0 || max_publishers > (1u << 30))
 		return 0;
 	return sizeof(struct msh_dedupe) +
-	       (size_t)slots_for(max_publishers) * sizeof(struct msh_dedupe_entry);
+	       (size_t)msh_pow2_slots(max_publishers) * sizeof(struct msh_dedupe_entry);
 }
 
 struct msh_dedupe *
@@ -52,7 +41,7 @@ msh_dedupe_init(void *mem, uint32_t max_publishers)
 		errno = EINVAL;
 		return NULL;
 	}
-	n = slots_for(max_publishers);
+	n = msh_pow2_slots(max_publishers);
 	memset(d, 0, sizeof(*d) + (size_t)n * sizeof(d->slot[0]));
 	d->mask = n - 1;
 	d->max = max_publishers;
@@ -245,4 +234,11 @@ msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t first, 
 		d->holes_filled++;
 		return;
 	}
+}
+
+void
+msh_dedupe_stats_get(const struct msh_dedupe *d, struct msh_dedupe_stats *out)
+{
+	out->forgotten = d->forgotten;
+	out->holes_given_up = d->holes_given_up;
 }

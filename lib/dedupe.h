@@ -92,4 +92,13 @@ void msh_dedupe_advance(struct msh_dedupe *d, uint32_t publisher_id, uint64_t fi
 /** Next expected seq of a publisher, 1 if unknown. */
 uint64_t msh_dedupe_next(const struct msh_dedupe *d, uint32_t publisher_id);
 
+/** What the table gave up to stay within its size (single writer; readers may race). */
+struct msh_dedupe_stats {
+	uint64_t forgotten;      /**< publishers dropped to make room */
+	uint64_t holes_given_up; /**< holes dropped because a publisher had too many */
+};
+
+/** The table's counters, for the control path. */
+void msh_dedupe_stats_get(const struct msh_dedupe *d, struct msh_dedupe_stats *out);
+
 #endif /* MSH_DEDUPE_H */

@@ -1051,17 +1051,6 @@ msh_repl_secondary_start(struct msh_repl_shard *rs, uint32_t epoch, bool syncing
 	rs->last_nak_seq = 0;
 }
 
-/* Byte offset of block @p n in a validated run. */
-static uint32_t
-skip_blocks(const uint8_t *blocks, uint32_t n)
-{
-	uint32_t off = 0;
-
-	while (n-- > 0)
-		off += MSH_BLOCK_HDR_LEN + msh_load_be16(blocks + off);
-	return off;
-}
-
 static enum msh_repl_verdict
 apply_reset(struct msh_repl_shard *rs, const struct msh_repl_data *d, struct msh_repl_reply *out)
 {
@@ -1144,7 +1133,7 @@ msh_repl_apply(struct msh_repl_shard *rs, const struct msh_repl_data *d, uint64_
 		return MSH_REPL_DIVERGED;
 	}
 	skip = (uint32_t)(next - first);
-	off = skip ? skip_blocks(d->blocks, skip) : 0;
+	off = skip ? msh_blocks_skip(d->blocks, skip) : 0;
 	if (msh_shard_append_at(s, next, d->blocks + off, d->blocks_len - off, d->hdr.count - skip,
 				now_ns) != 0) {
 		rs->stats.apply_full++;

@@ -94,9 +94,12 @@ msh_segment_seal(struct msh_segment *seg, uint64_t now_ns)
 	}
 }
 
+/* msh_idx_off_fn of a segment's index. */
 static inline uint32_t
-idx_off(const struct msh_segment *seg, uint32_t i)
+idx_off(const void *ctx, uint32_t i)
 {
+	const struct msh_segment *seg = ctx;
+
 	return i < seg->count ? msh_segment_idx(seg, i)->off : seg->data_len;
 }
 
@@ -104,29 +107,15 @@ uint32_t
 msh_segment_span(const struct msh_segment *seg, uint64_t seq, uint32_t max_count,
 		 uint32_t max_bytes, struct msh_span *out)
 {
-	uint32_t first, lo, hi, start;
+	const struct msh_idx_view v = {
+		.ctx = seg,
+		.off = idx_off,
+		.blocks = seg->data,
+		.first_seq = seg->first_seq,
+		.count = seg->count,
+	};
 
 	if (seq < seg->first_seq || seq >= msh_segment_end_seq(seg) || max_count == 0)
 		return 0;
-	first = (uint32_t)(seq - seg->first_seq);
-	start = idx_off(seg, first);
-	/* Largest n in [0, max_count] with off(first + n) - start <= max_bytes:
-	 * offsets grow with the index, so binary search. */
-	lo = 0;
-	hi = MSH_MIN(max_count, seg->count - first);
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo + 1) / 2;
-
-		if (idx_off(seg, first + mid) - start <= max_bytes)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	if (lo == 0)
-		return 0;
-	out->data = seg->data + start;
-	out->len = idx_off(seg, first + lo) - start;
-	out->count = lo;
-	out->first_seq = seq;
-	return lo;
+	return msh_idx_span(&v, (uint32_t)(seq - seg->first_seq), max_count, max_bytes, out);
 }

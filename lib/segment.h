@@ -8,6 +8,9 @@
  * end of the slot. Any run of consecutive messages is therefore one contiguous
  * byte range that can go on the wire as it is.
  *
+ * msh_idx_span() is the span search over an index of any layout, shared with
+ * spill files (spill.h).
+ *
  * Threading: a segment has one writer (the shard's owner lcore). Once sealed it
  * is immutable and may be read by any lcore (spill, replication repair).
  */
@@ -59,6 +62,65 @@ struct msh_span {
 	uint32_t count;      /**< messages */
 	uint64_t first_seq;  /**< sequence number of the first */
 };
+
+/**
+ * Offset of block @p i from the start of the blocks of an index of count
+ * messages (struct msh_idx_view), for i in [0, count]: i == count gives the
+ * end of the blocks. The offsets never decrease with i.
+ * @param ctx  msh_idx_view.ctx: whatever the function needs to find the index
+ */
+typedef uint32_t (*msh_idx_off_fn)(const void *ctx, uint32_t i);
+
+/**
+ * A run of consecutive messages seen through its index, whatever the index's
+ * layout: a segment's (16-byte host-order entries growing down from the end
+ * of the slot) or a spill file's (12-byte little-endian entries in sequence
+ * order). Only off() reads the index.
+ */
+struct msh_idx_view {
+	const void *ctx;       /**< passed to off() as it is (segment, spill file) */
+	msh_idx_off_fn off;    /**< block offsets, see msh_idx_off_fn */
+	const uint8_t *blocks; /**< what the offsets point into */
+	uint64_t first_seq;    /**< sequence number of entry 0 */
+	uint32_t count;        /**< messages in the index */
+};
+
+/**
+ * The span search of msh_segment_span() and msh_spill_read(): the longest run
+ * starting at entry @p first with at most @p max_count messages and at most
+ * @p max_bytes bytes of blocks. Offsets grow with the index, so this is a
+ * binary search: about log2(max_count) calls of off(). Always inlined: with a
+ * constant off() the search then compiles as if written for that one layout
+ * (GCC 12 leaves off() as a call when only "inline"). Writes only @p out; may
+ * run on any thread that may read the index.
+ * @param first  entry of the first message, below v->count (the caller checks)
+ * @return messages in @p out, or 0 with @p out untouched if @p max_count is 0
+ *         or the first message is larger than @p max_bytes.
+ */
+static inline __attribute__((always_inline)) uint32_t
+msh_idx_span(const struct msh_idx_view *v, uint32_t first, uint32_t max_count, uint32_t max_bytes,
+	     struct msh_span *out)
+{
+	uint32_t start = v->off(v->ctx, first);
+	uint32_t lo = 0, hi = MSH_MIN(max_count, v->count - first);
+
+	/* Largest n in [0, hi] with off(first + n) - start <= max_bytes. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+
+		if (v->off(v->ctx, first + mid) - start <= max_bytes)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	if (lo == 0)
+		return 0;
+	out->data = v->blocks + start;
+	out->len = v->off(v->ctx, first + lo) - start;
+	out->count = lo;
+	out->first_seq = v->first_seq + first;
+	return lo;
+}
 
 /**
  * Initialise a segment at the start of @p slot.

@@ -451,17 +451,6 @@ msh_shard_set_truncate_hook(struct msh_shard *s, msh_truncate_hook_t on_truncate
 	s->truncate_ctx = ctx;
 }
 
-/* Byte offset of block @p n in a validated run. */
-static uint32_t
-skip_blocks(const uint8_t *blocks, uint32_t n)
-{
-	uint32_t off = 0;
-
-	while (n-- > 0)
-		off += MSH_BLOCK_HDR_LEN + msh_load_be16(blocks + off);
-	return off;
-}
-
 void
 msh_shard_publish(struct msh_shard *s, uint32_t publisher_id, uint64_t publisher_seq,
 		  const uint8_t *blocks, uint32_t blocks_len, uint32_t count, uint64_t now_ns,
@@ -483,7 +472,7 @@ msh_shard_publish(struct msh_shard *s, uint32_t publisher_id, uint64_t publisher
 	}
 	off = 0;
 	if (v.skip > 0)
-		off = skip_blocks(blocks, v.skip);
+		off = msh_blocks_skip(blocks, v.skip);
 	if (msh_shard_append(s, blocks + off, blocks_len - off, v.take, now_ns, &r->first_seq) != 0) {
 		s->stats.full_rejects++;
 		s->stats.full_reject_msgs += v.take;

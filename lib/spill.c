@@ -355,9 +355,12 @@ msh_spill_close(struct msh_spill_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* msh_idx_off_fn of a spill file's index. */
 static inline uint32_t
-spill_off(const struct msh_spill_file *f, uint32_t i)
+spill_off(const void *ctx, uint32_t i)
 {
+	const struct msh_spill_file *f = ctx;
+
 	return i < f->count ? msh_load_le32(f->index + (size_t)i * MSH_SPILL_IDX_LEN + 8) : f->data_len;
 }
 
@@ -371,30 +374,17 @@ int
 msh_spill_read(const struct msh_spill_file *f, uint64_t seq, uint32_t max_count,
 	       uint32_t max_bytes, struct msh_span *out)
 {
-	uint32_t first, lo, hi, start;
+	const struct msh_idx_view v = {
+		.ctx = f,
+		.off = spill_off,
+		.blocks = f->blocks,
+		.first_seq = f->first_seq,
+		.count = f->count,
+	};
 
 	if (seq < f->first_seq || seq - f->first_seq >= f->count || max_count == 0)
 		return 0;
-	first = (uint32_t)(seq - f->first_seq);
-	start = spill_off(f, first);
-	/* Same search as msh_segment_span(): offsets grow with the index. */
-	lo = 0;
-	hi = MSH_MIN(max_count, f->count - first);
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo + 1) / 2;
-
-		if (spill_off(f, first + mid) - start <= max_bytes)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	if (lo == 0)
-		return 0;
-	out->data = f->blocks + start;
-	out->len = spill_off(f, first + lo) - start;
-	out->count = lo;
-	out->first_seq = seq;
-	return (int)lo;
+	return (int)msh_idx_span(&v, (uint32_t)(seq - f->first_seq), max_count, max_bytes, out);
 }
 
 struct scan_ent {

@@ -23,22 +23,13 @@ msh_name_hash(const struct msh_name *n)
 	return (uint32_t)h;
 }
 
-static uint32_t
-slots_for(uint32_t max)
-{
-	uint32_t n = 8;
-
-	while (n < 2 * max)
-		n <<= 1;
-	return n;
-}
-
 size_t
 msh_table_footprint(uint32_t max)
 {
 	if (max == 0 || max > (1u << 24))
 		return 0;
-	return sizeof(struct msh_table) + (size_t)slots_for(max) * sizeof(struct msh_table_entry);
+	return sizeof(struct msh_table) +
+	       (size_t)msh_pow2_slots(max) * sizeof(struct msh_table_entry);
 }
 
 struct msh_table *
@@ -52,7 +43,7 @@ msh_table_init(void *mem, uint32_t max)
 		return NULL;
 	}
 	memset(t, 0, len);
-	t->mask = slots_for(max) - 1;
+	t->mask = msh_pow2_slots(max) - 1;
 	t->max = max;
 	return t;
 }

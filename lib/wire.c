@@ -141,6 +141,16 @@ msh_blocks_check(const uint8_t *blocks, size_t len, uint32_t count, uint32_t *ma
 	return 0;
 }
 
+uint32_t
+msh_blocks_skip(const uint8_t *blocks, uint32_t n)
+{
+	uint32_t off = 0;
+
+	while (n-- > 0)
+		off += MSH_BLOCK_HDR_LEN + msh_load_be16(blocks + off);
+	return off;
+}
+
 /*
  * On error p->hdr is filled whenever the native header parsed (p->hdr.type is
  * then non-zero; a PUBLISH whose body is malformed has p->hdr.type ==

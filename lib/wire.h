@@ -191,6 +191,15 @@ int msh_publish_parse(const void *buf, size_t len, uint32_t max_msg, struct msh_
  */
 int msh_blocks_check(const uint8_t *blocks, size_t len, uint32_t count, uint32_t *max_len);
 
+/**
+ * Byte offset of block @p n in a run of blocks, i.e. the bytes the first
+ * @p n blocks take: for dropping the messages a shard already holds from the
+ * front of a publish or replication frame. No bounds are checked: the run
+ * must have been validated (msh_blocks_check()) and hold at least @p n blocks.
+ * @return the offset; 0 when @p n is 0.
+ */
+uint32_t msh_blocks_skip(const uint8_t *blocks, uint32_t n);
+
 int msh_ack_parse(const void *buf, size_t len, struct msh_ack *a);
 int msh_subscribe_parse(const void *buf, size_t len, struct msh_subscribe *s);
 int msh_sub_reply_parse(const void *buf, size_t len, struct msh_sub_reply *r);

@@ -3,8 +3,8 @@
  *
  * Unit tests of lib/common: shard names made from strings (valid, invalid,
  * padding), names checked as raw wire bytes, names turned back into strings,
- * name comparison, and the big-endian loads and stores at aligned and
- * unaligned offsets.
+ * name comparison, the big-endian loads and stores at aligned and unaligned
+ * offsets, and the hash table sizing of msh_pow2_slots().
  */
 #include <errno.h>
 
@@ -224,6 +224,33 @@ test_be_unaligned(void **state)
 	assert_true(msh_load_be64(buf + 7) == 0x0708090a0b0c0d0eull);
 }
 
+static void
+test_pow2_slots(void **state)
+{
+	(void)state;
+	/* Never fewer than 8 slots. */
+	assert_int_equal(msh_pow2_slots(0), 8);
+	assert_int_equal(msh_pow2_slots(1), 8);
+	assert_int_equal(msh_pow2_slots(4), 8);
+	/* At least twice max, rounded up to a power of two. */
+	assert_int_equal(msh_pow2_slots(5), 16);
+	assert_int_equal(msh_pow2_slots(8), 16);
+	assert_int_equal(msh_pow2_slots(9), 32);
+	assert_int_equal(msh_pow2_slots(1000), 2048);
+	assert_int_equal(msh_pow2_slots(1024), 2048);
+	assert_int_equal(msh_pow2_slots(1025), 4096);
+	/* The limits the dedupe (1 << 30) and name (1 << 24) tables accept. */
+	assert_int_equal(msh_pow2_slots(1u << 24), 1u << 25);
+	assert_int_equal(msh_pow2_slots((1u << 30) - 1), 1u << 31);
+	assert_int_equal(msh_pow2_slots(1u << 30), 1u << 31);
+	for (uint32_t max = 1; max < 5000; max++) {
+		uint32_t n = msh_pow2_slots(max);
+
+		if ((n & (n - 1)) != 0 || n < 2 * max || (n > 8 && n / 2 >= 2 * max))
+			fail_msg("msh_pow2_slots(%u) = %u", max, n);
+	}
+}
+
 int
 main(void)
 {
@@ -235,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_name_eq),
 		cmocka_unit_test(test_be_store_order),
 		cmocka_unit_test(test_be_unaligned),
+		cmocka_unit_test(test_pow2_slots),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -237,6 +237,14 @@ test_bound_forgets_least_recent(void **state)
 	assert_int_equal(d->forgotten, K);
 	adv_to(d, 999, 2, 1001);
 	assert_int_equal(d->forgotten, K + 1);
+	{
+		/* The control path reads the same counter through the API. */
+		struct msh_dedupe_stats ds;
+
+		msh_dedupe_stats_get(d, &ds);
+		assert_int_equal(ds.forgotten, K + 1);
+		assert_int_equal(ds.holes_given_up, d->holes_given_up);
+	}
 	assert_int_equal(d->live, N);
 	assert_int_equal(msh_dedupe_next(d, K), 100 + K);
 	assert_int_equal(msh_dedupe_next(d, K + 1), 1);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright(c) 2026 memshard authors
  *
- * Unit tests of lib/segment: slot layout, append, fit, seal and spans.
+ * Unit tests of lib/segment: slot layout, append, fit, seal and spans, and
+ * msh_idx_span() over an index of another layout.
  */
 #include <errno.h>
 
@@ -145,6 +146,74 @@ test_single_append_and_seal(void **state)
 	free(seg);
 }
 
+/* A third index layout for msh_idx_span(): a plain array of count + 1
+ * offsets, the last one the end of the blocks. */
+struct flat_idx {
+	const uint32_t *off;
+	uint32_t count;
+};
+
+static uint32_t
+flat_off(const void *ctx, uint32_t i)
+{
+	const struct flat_idx *x = ctx;
+
+	assert_true(i <= x->count); /* never asked past the end */
+	return x->off[i];
+}
+
+static void
+test_idx_span_any_layout(void **state)
+{
+	enum { N = 40 };
+	static const uint8_t blocks[1] = {0};
+	uint32_t off[N + 1];
+	struct flat_idx x = {off, N};
+	const struct msh_idx_view v = {&x, flat_off, blocks, 500, N};
+	struct msh_span sp;
+
+	(void)state;
+	/* Offsets only, no blocks behind them: some messages are empty (equal
+	 * offsets), one is large. */
+	off[0] = 0;
+	for (uint32_t i = 0; i < N; i++)
+		off[i + 1] = off[i] + (i == 17 ? 5000 : (i % 5 == 0 ? 0 : 10 + i));
+	/* Every start, count and byte bound against a linear search. */
+	for (uint32_t first = 0; first < N; first++) {
+		for (uint32_t max_count = 0; max_count <= N + 2; max_count++) {
+			for (uint32_t max_bytes = 0; max_bytes < 400; max_bytes += 7) {
+				uint32_t want = 0, n;
+
+				while (want < max_count && first + want < N &&
+				       off[first + want + 1] - off[first] <= max_bytes)
+					want++;
+				memset(&sp, 0xa5, sizeof(sp));
+				n = msh_idx_span(&v, first, max_count, max_bytes, &sp);
+				if (n != want)
+					fail_msg("first %u max_count %u max_bytes %u: %u, not %u",
+						 first, max_count, max_bytes, n, want);
+				if (n == 0) {
+					/* out untouched */
+					assert_int_equal(sp.count, 0xa5a5a5a5u);
+					continue;
+				}
+				assert_ptr_equal(sp.data, blocks + off[first]);
+				assert_int_equal(sp.len, off[first + n] - off[first]);
+				assert_int_equal(sp.count, n);
+				assert_true(sp.first_seq == 500 + first);
+			}
+		}
+	}
+	/* The large message is returned whole once the bound allows it. */
+	assert_int_equal(msh_idx_span(&v, 17, 1, 4999, &sp), 0);
+	assert_int_equal(msh_idx_span(&v, 17, 1, 5000, &sp), 1);
+	assert_int_equal(sp.len, 5000);
+	/* The last message, and everything at once. */
+	assert_int_equal(msh_idx_span(&v, N - 1, 10, 65535, &sp), 1);
+	assert_int_equal(msh_idx_span(&v, 0, N, UINT32_MAX, &sp), N);
+	assert_int_equal(sp.len, off[N]);
+}
+
 int
 main(void)
 {
@@ -153,6 +222,7 @@ main(void)
 		cmocka_unit_test(test_append_and_span_every_range),
 		cmocka_unit_test(test_span_count_and_first_too_big),
 		cmocka_unit_test(test_single_append_and_seal),
+		cmocka_unit_test(test_idx_span_any_layout),
 	};
 
 	return cmocka_run_group_tests_name("segment", tests, NULL, NULL);

@@ -4,9 +4,10 @@
  * Unit tests of lib/wire: every packet type built, checked byte by byte
  * against the offsets of shared/PROTOCOL.md and parsed back; every truncation,
  * block overrun and underrun, bad magic, version, type, shard, count, sequence
- * and size; builder capacity; and a seeded fuzz loop that compares the parsers
- * with independent reference decoders. Truncated inputs are copied to heap
- * buffers of their exact length so AddressSanitizer catches any over-read.
+ * and size; skipping blocks; builder capacity; and a seeded fuzz loop that
+ * compares the parsers with independent reference decoders. Truncated inputs
+ * are copied to heap buffers of their exact length so AddressSanitizer catches
+ * any over-read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -782,6 +783,32 @@ test_blocks_overrun_underrun(void **state)
 }
 
 static void
+test_blocks_skip(void **state)
+{
+	uint8_t buf[1500];
+	uint32_t len = t_blocks(buf, 5000, 60, len_many), off = 0;
+
+	(void)state;
+	assert_int_equal(msh_blocks_check(buf, len, 60, NULL), 0);
+	/* Block n starts where the first n blocks end, up to the end of the run. */
+	for (uint32_t n = 0; n <= 60; n++) {
+		assert_int_equal(msh_blocks_skip(buf, n), off);
+		if (n < 60) {
+			/* what is left is a run of the remaining blocks */
+			assert_int_equal(msh_blocks_check(buf + off, len - off, 60 - n, NULL), 0);
+			t_check_blocks(buf + off, len - off, 5000 + n, 60 - n, len_many);
+			off += 2 + len_many(5000 + n);
+		}
+	}
+	assert_int_equal(off, len);
+	/* Empty messages take their 2-byte length each. */
+	memset(buf, 0, 8);
+	assert_int_equal(msh_blocks_skip(buf, 4), 8);
+	/* n == 0 reads nothing */
+	assert_int_equal(msh_blocks_skip(NULL, 0), 0);
+}
+
+static void
 test_mold_malformed(void **state)
 {
 	uint8_t buf[128];
@@ -1526,6 +1553,7 @@ main(void)
 		cmocka_unit_test(test_fixed_types_too_long),
 		cmocka_unit_test(test_type_matrix),
 		cmocka_unit_test(test_blocks_overrun_underrun),
+		cmocka_unit_test(test_blocks_skip),
 		cmocka_unit_test(test_mold_malformed),
 		cmocka_unit_test(test_count_zero),
 		cmocka_unit_test(test_bad_magic_version_type),
