@@ -43,7 +43,9 @@
  * block length (PROTOCOL.md, "Sizes"). */
 #define DATAGRAM_OVERHEAD (20u + 8u + MSH_PUBLISH_HDR_LEN + MSH_BLOCK_HDR_LEN)
 
-#define MAX_LCORE_ID 1023u
+/* The highest CPU an lcore may be placed on (LCORE@CPU): EAL's --lcores takes
+ * CPU ids below CPU_SETSIZE. The lcore ids themselves stop below MSH_CONF_MAX_LCORE. */
+#define MAX_CPU_ID 1023u
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define MAX_SECTION_KEYS 24
 /* IPv4 20 + UDP 8 bytes of a datagram on a port of a given mtu. */
@@ -269,12 +271,14 @@ fmt_count(uint64_t v, char *buf, size_t len)
 
 /* An EAL core list ("0-3,8"): numbers and ranges separated by commas, each
  * a lone lcore optionally placed on one CPU ("0@0,1@1,2@1", EAL's --lcores
- * form), so that a
- * small test host can run more lcores than it has CPUs. Counts the lcores. */
+ * form), so that a small test host can run more lcores than it has CPUs.
+ * Counts the lcores. Returns -ERANGE, with the lcore id in *beyond, for an
+ * lcore id of MSH_CONF_MAX_LCORE or more (EAL refuses those too, and the
+ * appliance's per-lcore arrays end there); -EINVAL for anything else wrong. */
 static int
-corelist_count(const char *s, unsigned int *count)
+corelist_count(const char *s, unsigned int *count, uint64_t *beyond)
 {
-	uint64_t seen[(MAX_LCORE_ID + 1) / 64] = { 0 };
+	uint64_t seen[(MSH_CONF_MAX_LCORE + 63) / 64] = { 0 };
 	unsigned int n = 0;
 
 	for (;;) {
@@ -288,15 +292,22 @@ corelist_count(const char *s, unsigned int *count)
 			if (parse_digits(&s, &hi) != 0)
 				return -EINVAL;
 		}
-		if (lo > hi || hi > MAX_LCORE_ID)
+		if (lo > hi)
 			return -EINVAL;
 		if (*s == '@') {
 			/* EAL takes a lone lcore there (a range needs its group form). */
 			if (lo != hi)
 				return -EINVAL;
 			s++;
-			if (parse_digits(&s, &cpu) != 0 || cpu > MAX_LCORE_ID)
+			if (parse_digits(&s, &cpu) != 0 || cpu > MAX_CPU_ID)
 				return -EINVAL;
+		}
+		if (*s != '\0' && *s != ',')
+			return -EINVAL;
+		if (hi >= MSH_CONF_MAX_LCORE) {
+			/* The number as written: 0-200 names 200, not 128. */
+			*beyond = lo >= MSH_CONF_MAX_LCORE ? lo : hi;
+			return -ERANGE;
 		}
 		for (uint64_t v = lo; v <= hi; v++) {
 			if ((seen[v / 64] >> (v % 64)) & 1)
@@ -304,10 +315,8 @@ corelist_count(const char *s, unsigned int *count)
 			seen[v / 64] |= 1ull << (v % 64);
 			n++;
 		}
-		if (*s == '\0')
+		if (*s++ == '\0')
 			break;
-		if (*s++ != ',')
-			return -EINVAL;
 	}
 	*count = n;
 	return 0;
@@ -677,11 +686,24 @@ set_string(const struct conf_key *k, void *obj, const char *val, char *err, size
 			val);
 		return -EINVAL;
 	}
-	if ((k->flags & STR_CORELIST) && corelist_count(val, &cores) != 0) {
-		set_err(err, errlen,
-			"%s: '%s' is not a core list (use numbers and ranges up to %u, e.g. 0-1 or "
-			"0,2-5, or LCORE@CPU: 0@0,1@1,2@1)", k->name, val, MAX_LCORE_ID);
-		return -EINVAL;
+	if (k->flags & STR_CORELIST) {
+		uint64_t beyond;
+		int rc = corelist_count(val, &cores, &beyond);
+
+		if (rc == -ERANGE) {
+			set_err(err, errlen,
+				"%s: lcore %" PRIu64 " is beyond the %u lcores this build supports "
+				"(0 to %u)", k->name, beyond, MSH_CONF_MAX_LCORE,
+				MSH_CONF_MAX_LCORE - 1);
+			return -EINVAL;
+		}
+		if (rc != 0) {
+			set_err(err, errlen,
+				"%s: '%s' is not a core list (use numbers and ranges, e.g. 0-1 or "
+				"0,2-5, or LCORE@CPU with a CPU up to %u: 0@0,1@1,2@1)", k->name,
+				val, MAX_CPU_ID);
+			return -EINVAL;
+		}
 	}
 	/* Clear the whole field, so that equal settings are equal bytes. */
 	memset(dst, 0, k->size);
@@ -1131,6 +1153,7 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 	const struct msh_port_conf *ingest = NULL, *repl = NULL;
 	char b1[32], b2[32], name[MSH_NAME_LEN + 1], msg[MSH_CONF_ERR_LEN];
 	unsigned int cores;
+	uint64_t beyond;
 
 	if (a->lease_default_ns > a->lease_max_ns) {
 		set_err(err, errlen, "[appliance] lease_default: %s is longer than lease_max %s",
@@ -1138,7 +1161,7 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 			msh_fmt_duration(a->lease_max_ns, b2, sizeof(b2)));
 		return -EINVAL;
 	}
-	if (corelist_count(a->lcores, &cores) == 0 && a->workers + 1 > cores) {
+	if (corelist_count(a->lcores, &cores, &beyond) == 0 && a->workers + 1 > cores) {
 		set_err(err, errlen,
 			"[appliance] workers: %" PRIu32 " workers need %" PRIu32
 			" lcores (the main lcore and one per worker), lcores %s has %u",

@@ -21,6 +21,11 @@
 #include "common.h"
 
 #define MSH_CONF_ERR_LEN 256
+/** Lcore ids [appliance] lcores may name: 0 to MSH_CONF_MAX_LCORE - 1. The appliance
+ * indexes its per-lcore state by rte_lcore_id(), so app/ static-asserts this equal to
+ * the RTE_MAX_LCORE of the DPDK it is built with (128 in Debian's). The lib does not
+ * include DPDK, hence a number of its own. */
+#define MSH_CONF_MAX_LCORE 128
 #define MSH_CONF_MAX_PORTS 4
 #define MSH_CONF_MAX_SHARDS 256
 #define MSH_CONF_PATH_LEN 256

@@ -65,6 +65,18 @@ device = net_null0
 address = 10.77.0.300/24
 EOT
 
+# Lcore ids stop at 127 (RTE_MAX_LCORE): in the -l form and left of @.
+expect_error lcore_beyond ':3: [appliance] lcores: lcore 200 is beyond the 128 lcores this build supports (0 to 127)' <<'EOT'
+[appliance]
+workers = 1
+lcores = 0,200
+EOT
+
+expect_error lcore_beyond_at ':2: [appliance] lcores: lcore 128 is beyond the 128 lcores this build supports (0 to 127)' <<'EOT'
+[appliance]
+lcores = 0@0,128@1
+EOT
+
 # Missing file: named, with the system's reason.
 out=$("$BIN" -c "$MSH_TMP/nope.conf" --check 2>&1)
 rc=$?

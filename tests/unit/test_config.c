@@ -531,14 +531,14 @@ test_bad_values(void **state)
 		{ 'a', "file_prefix", "a.b", "file_prefix: 'a.b' may hold only letters, digits, "
 					     "'_' and '-'" },
 		{ 'a', "file_prefix", "", "file_prefix: must not be empty" },
-		{ 'a', "lcores", "1-0", "lcores: '1-0' is not a core list (use numbers and ranges "
-					"up to 1023, e.g. 0-1 or 0,2-5, or LCORE@CPU: "
+		{ 'a', "lcores", "1-0", "lcores: '1-0' is not a core list (use numbers and ranges, "
+					"e.g. 0-1 or 0,2-5, or LCORE@CPU with a CPU up to 1023: "
 					"0@0,1@1,2@1)" },
 		{ 'a', "lcores", "1-2@1", "is not a core list" },
 		{ 'a', "lcores", "0@", "is not a core list" },
 		{ 'a', "lcores", "0@1-2", "is not a core list" },
 		{ 'a', "lcores", "0@1024", "is not a core list" },
-		{ 'a', "lcores", "0-1024", "is not a core list" },
+		{ 'a', "lcores", "0-1024", "lcores: lcore 1024 is beyond the 128 lcores" },
 		{ 'a', "lcores", "0,", "is not a core list" },
 		{ 'a', "lcores", "0-", "is not a core list" },
 		{ 'a', "lcores", "(0-1)@0", "is not a core list" },
@@ -577,6 +577,67 @@ test_bad_values(void **state)
 		assert_memory_equal(&p, &p0, sizeof(p));
 		assert_memory_equal(&s, &s0, sizeof(s));
 	}
+}
+
+/* Lcore ids index per-lcore arrays of RTE_MAX_LCORE (128) in the appliance, so
+ * the list refuses 128 and up, in the -l form and left of @; a CPU right of @
+ * may go up to 1023, as EAL's --lcores takes. */
+static void
+test_lcore_limit(void **state)
+{
+	static const char *const good[] = {
+		"127", "0-127", "0,127", "127@0", "0@0,127@1", "0@1023", "127@1023",
+	};
+	static const struct {
+		const char *val, *want;
+	} bad[] = {
+		{ "128", "lcores: lcore 128 is beyond the 128 lcores this build supports "
+			 "(0 to 127)" },
+		{ "0-128", "lcores: lcore 128 is beyond the 128 lcores this build supports "
+			   "(0 to 127)" },
+		{ "1000", "lcores: lcore 1000 is beyond the 128 lcores this build supports "
+			  "(0 to 127)" },
+		{ "0,2-1000", "lcores: lcore 1000 is beyond the 128 lcores" },
+		{ "128@0", "lcores: lcore 128 is beyond the 128 lcores this build supports "
+			   "(0 to 127)" },
+		{ "0@0,128@1", "lcores: lcore 128 is beyond the 128 lcores" },
+		{ "1000@1", "lcores: lcore 1000 is beyond the 128 lcores this build supports "
+			    "(0 to 127)" },
+		{ "0@0,1000@1", "lcores: lcore 1000 is beyond the 128 lcores" },
+	};
+	struct msh_appliance_conf a, a0;
+	struct msh_conf *c = conf_new();
+	char err[MSH_CONF_ERR_LEN];
+
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(good); i++) {
+		memset(&a, 0, sizeof(a));
+		if (msh_conf_set_appliance(&a, "lcores", good[i], err, sizeof(err)) != 0)
+			fail_msg("lcores = %s refused: %s", good[i], err);
+		assert_string_equal(a.lcores, good[i]);
+	}
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(bad); i++) {
+		int rc;
+
+		memset(&a, 0, sizeof(a));
+		memcpy(&a0, &a, sizeof(a));
+		strcpy(err, "");
+		rc = msh_conf_set_appliance(&a, "lcores", bad[i].val, err, sizeof(err));
+		if (rc != -EINVAL)
+			fail_msg("lcores = %s gave %d, want -EINVAL", bad[i].val, rc);
+		assert_has(err, bad[i].want);
+		assert_memory_equal(&a, &a0, sizeof(a));
+	}
+
+	/* From a file: the line and the section, as every other bad value. */
+	assert_int_equal(load(c, "[appliance]\nlcores = 0@0,127@1\nworkers = 1\n", err), 0);
+	assert_string_equal(c->app.lcores, "0@0,127@1");
+	assert_int_equal(load(c, "[appliance]\nworkers = 1\nlcores = 0,200\n", err), -EINVAL);
+	assert_string_equal(err, "t.conf:3: [appliance] lcores: lcore 200 is beyond the 128 "
+				 "lcores this build supports (0 to 127)");
+	assert_int_equal(load(c, "[appliance]\nlcores = 0@0,1000@1\n", err), -EINVAL);
+	assert_string_equal(err, "t.conf:2: [appliance] lcores: lcore 1000 is beyond the 128 "
+				 "lcores this build supports (0 to 127)");
+	free(c);
 }
 
 /* A string that does not fit "key = value" in one line of the file is refused, so
@@ -1137,6 +1198,7 @@ main(void)
 		cmocka_unit_test(test_file_layout),    cmocka_unit_test(test_cross_checks),
 		cmocka_unit_test(test_shard_check),    cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_dump_roundtrip), cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_lcore_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
