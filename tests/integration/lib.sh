@@ -81,23 +81,32 @@ in_ns() {
 	ip netns exec "$MSH_NS" "$@"
 }
 
-# msh_conf_write FILE [EXTRA-SHARD-KEYS]: an appliance on the veth with shard
-# "ticks" (back-off idle: the clients share the 2 cores).
-msh_conf_write() {
-	local f=$1
-	shift
-	cat >"$f" <<EOT
+# msh_conf_appliance FILE ARENA_BYTES: the [appliance] and [port ingest]
+# sections of an appliance on the veth (back-off idle: the clients share the 2
+# cores); the test appends its [shard NAME] sections to FILE.
+msh_conf_appliance() {
+	cat >"$1" <<EOT
 [appliance]
 lcores = 0-1
 idle = backoff
 file_prefix = msh-it$$
-arena_bytes = 512M
+arena_bytes = $2
 lease_default = 5s
 heartbeat = 200ms
 control_socket = $MSH_TMP/ctl.sock
 [port ingest]
 device = net_af_packet0,iface=$MSH_VETH_APP,framecnt=4096,qdisc_bypass=1
 address = $MSH_APP_IP/24
+EOT
+}
+
+# msh_conf_write FILE [EXTRA-SHARD-KEYS]: that appliance, with arena_bytes 512M
+# and shard "ticks".
+msh_conf_write() {
+	local f=$1
+	shift
+	msh_conf_appliance "$f" 512M
+	cat >>"$f" <<EOT
 [shard ticks]
 segment_bytes = 4M
 max_bytes = 256M

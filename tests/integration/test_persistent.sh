@@ -13,18 +13,8 @@
 SPILL=$MSH_TMP/spill
 msh_netns_up
 mkdir -p "$SPILL"
-cat >"$MSH_TMP/p.conf" <<EOT
-[appliance]
-lcores = 0-1
-idle = backoff
-file_prefix = msh-it$$
-arena_bytes = 256M
-lease_default = 5s
-heartbeat = 200ms
-control_socket = $MSH_TMP/ctl.sock
-[port ingest]
-device = net_af_packet0,iface=$MSH_VETH_APP,framecnt=4096,qdisc_bypass=1
-address = $MSH_APP_IP/24
+msh_conf_appliance "$MSH_TMP/p.conf" 256M
+cat >>"$MSH_TMP/p.conf" <<EOT
 [shard p]
 segment_bytes = 256K
 max_bytes = 8M
