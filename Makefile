@@ -8,6 +8,8 @@
 #   make DEBUG=1 …  the same with AddressSanitizer and UBSan, in build/debug
 #   make setup      only the host set-up (packages, hugepages)
 #   make format     clang-format every C file with .clang-format
+#   make check-deps the shape of app/: layers, thread ownership, fast-path rules
+#                   (tools/check_deps.py; part of every build)
 #
 # lib/ is built without DPDK flags on purpose: it must stay free of DPDK types.
 
@@ -57,13 +59,13 @@ APP_BIN   := $(if $(APP_SRC),$(BUILD)/memshard)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
-.PHONY: all all-unit test unit integration bench run setup format clean check-deps
+.PHONY: all all-unit test unit integration bench run setup format clean check-pkgs check-deps
 .DELETE_ON_ERROR:
 
-all: check-deps $(LIB_A) $(APP_BIN) $(TOOL_BIN) $(UNIT_BIN) $(BENCH_BIN)
+all: check-pkgs $(LIB_A) $(APP_BIN) $(TOOL_BIN) $(UNIT_BIN) $(BENCH_BIN) check-deps
 
 # A clear message instead of a wall of missing-header errors on a bare machine.
-check-deps:
+check-pkgs:
 	@pkg-config --exists libdpdk inih jansson cmocka || \
 	  { echo "memshard: build dependencies missing; run 'make setup' as root (deploy/setup.sh)" >&2; exit 1; }
 
@@ -96,6 +98,13 @@ $(BUILD)/drivers/%.o: drivers/%.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(DPDK_CFLAGS) -Iapp -Idrivers -c $< -o $@
 
+# The shape of app/ (docs/ARCHITECTURE.md): include and call edges only point
+# down the layers, the worker side never reaches the main side, each thread
+# writes only its own part of a shard, and the fast path never logs or waits.
+# Fails the build when an edge goes against tools/check_deps.py's table.
+check-deps: $(APP_OBJ)
+	@python3 tools/check_deps.py --src app --obj $(BUILD)/app
+
 $(BUILD)/memshard: $(APP_OBJ) $(LIB_A)
 	$(CC) $(APP_OBJ) -o $@ $(LDFLAGS) $(LIB_A) $(DPDK_LIBS) -lnuma $(LIB_DEPS) -lpthread
 
@@ -119,7 +128,7 @@ else
 	@BUILD=$(BUILD) bash tests/run.sh
 endif
 
-all-unit: check-deps $(LIB_A) $(UNIT_BIN)
+all-unit: check-pkgs $(LIB_A) $(UNIT_BIN)
 
 unit: all
 	@BUILD=$(BUILD) bash tests/run.sh unit

@@ -9,8 +9,10 @@
  * error, one that disconnects mid-command harms nothing. The main lcore only
  * reads what the worker writes (single-writer 64-bit counters and positions),
  * so no command ever stalls the data path; commands that change a shard run
- * on the worker through its command ring (msh_app_call) while the main lcore
- * waits, so the worker stays the only writer of shards and the shard table.
+ * on the worker through its proxy (proxy.h) while the main lcore waits, so the
+ * worker stays the only writer of shards and its shard table. Replies wait in
+ * a per-client buffer: a client that does not read never blocks the main
+ * lcore (its further commands wait; after CTL_STUCK_S it is dropped).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,19 +31,40 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
-#include "appliance.h"
+#include "app.h"
+#include "clock.h"
+#include "control.h"
 #include "journal.h"
+#include "log.h"
+#include "proxy.h"
+#include "shards.h"
+#include "spill_admin.h"
 #include "spilldir.h"
+#include "stats.h"
 
 #define CTL_MAX_CLIENTS 16
 #define CTL_LINE_MAX 4096
 #define CTL_MAX_ARGS 16
 
+/* Replies wait in a client's output buffer until it reads them: the socket
+ * never blocks the main lcore. While CTL_OUT_MAX bytes wait, its next commands
+ * wait too; one that takes none of its replies for CTL_STUCK_S is dropped. */
+#define CTL_OUT_MAX (256u * 1024u)
+#define CTL_STUCK_S 30
+
 struct ctl_client {
 	int fd;
 	size_t len;
 	char buf[CTL_LINE_MAX];
+	char *out;
+	size_t out_len, out_off, out_cap;
+	uint64_t stuck_since_ns; /**< replies waiting and none taken since (0: none) */
 };
+
+/* Control-socket counters (main lcore). */
+static struct {
+	uint64_t accepted, refused_busy, dropped_stuck, dropped_overlong, commands;
+} ctl_stats;
 
 static int listen_fd = -1;
 static char sock_path[MSH_CONF_PATH_LEN];
@@ -59,6 +82,7 @@ struct ctl_cmd {
 	const char *help;
 	int min_args, max_args;
 	ctl_fn_t fn;
+	bool debug; /* only with MEMSHARD_DEBUG=1 (fault injection for tests) */
 };
 
 static char *
@@ -105,7 +129,7 @@ shard_json(const struct msh_app_shard *as, bool full)
 	json_object_set_new(o, "max_bytes", json_integer((json_int_t)s->conf.max_bytes));
 	json_object_set_new(o, "on_full",
 			    json_string(s->on_full == MSH_ON_FULL_EVICT ? "evict" : "reject"));
-	json_object_set_new(o, "subscribers", json_integer(as->subs.n));
+	json_object_set_new(o, "subscribers", json_integer(as->wk.subs.n));
 	if (!full)
 		return o;
 	json_object_set_new(o, "segment_bytes", json_integer((json_int_t)s->conf.segment_bytes));
@@ -116,13 +140,13 @@ shard_json(const struct msh_app_shard *as, bool full)
 	if (as->pend != NULL) {
 		json_t *ps = json_object();
 
-		json_object_set_new(ps, "durable_seq", json_integer((json_int_t)as->durable_seq));
-		json_object_set_new(ps, "acks_waiting", json_integer(as->pend_n));
-#define _(f) json_object_set_new(ps, #f, json_integer((json_int_t)as->persist.f));
+		json_object_set_new(ps, "durable_seq", json_integer((json_int_t)as->sp.durable_seq));
+		json_object_set_new(ps, "acks_waiting", json_integer(as->wk.pend_n));
+#define _(f) json_object_set_new(ps, #f, json_integer((json_int_t)as->wk.persist.f));
 		_(held) _(released) _(busy)
 #undef _
-		json_object_set_new(ps, "journal_error", as->journal_error == 0 ? json_null() :
-				    json_string(msh_journal_err_str(as->journal_error)));
+		json_object_set_new(ps, "journal_error", as->sp.journal_error == 0 ? json_null() :
+				    json_string(msh_journal_err_str(as->sp.journal_error)));
 		json_object_set_new(o, "persistent", ps);
 	}
 	json_object_set_new(o, "spill", json_string(s->conf.spill == MSH_SPILL_DISK ? "disk" : "off"));
@@ -132,14 +156,19 @@ shard_json(const struct msh_app_shard *as, bool full)
 		json_object_set_new(sp, "dir", json_string(s->conf.spill_dir));
 		json_object_set_new(sp, "release", json_string(s->conf.spill_release ==
 							       MSH_RELEASE_EAGER ? "eager" : "lazy"));
-		json_object_set_new(sp, "disk_first_seq", json_integer((json_int_t)as->disk_first));
-		json_object_set_new(sp, "disk_next_seq", json_integer((json_int_t)as->disk_next));
-#define _(f) json_object_set_new(sp, #f, json_integer((json_int_t)as->spill.f));
+		json_object_set_new(sp, "disk_first_seq", json_integer((json_int_t)as->sp.disk_first));
+		json_object_set_new(sp, "disk_next_seq", json_integer((json_int_t)as->sp.disk_next));
+#define _(f) json_object_set_new(sp, #f, json_integer((json_int_t)as->sp.f));
 		_(files) _(bytes) _(write_errors) _(bad_files) _(reads) _(read_msgs) _(read_errors)
-		_(queued) _(queue_full) _(disk_feed_msgs) _(disk_retrans_msgs)
 #undef _
-		json_object_set_new(sp, "last_error", as->spill.last_error == 0 ? json_null() :
-				    json_string(msh_spilldir_err_str(as->spill.last_error)));
+		json_object_set_new(sp, "queued", json_integer((json_int_t)as->wk.spill_queued));
+		json_object_set_new(sp, "queue_full",
+				    json_integer((json_int_t)as->wk.spill_queue_full));
+#define _(f) json_object_set_new(sp, #f, json_integer((json_int_t)as->wk.f));
+		_(disk_feed_msgs) _(disk_retrans_msgs)
+#undef _
+		json_object_set_new(sp, "last_error", as->sp.last_error == 0 ? json_null() :
+				    json_string(msh_spilldir_err_str(as->sp.last_error)));
 		json_object_set_new(o, "spill_state", sp);
 	}
 	json_object_set_new(o, "replicas", json_integer(s->conf.replicas));
@@ -151,10 +180,14 @@ shard_json(const struct msh_app_shard *as, bool full)
 #define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)s->stats.f));
 	foreach_msh_shard_counter
 #undef _
-	json_object_set_new(c, "publishers_forgotten",
-			    json_integer((json_int_t)s->dedupe->forgotten));
-	json_object_set_new(c, "publisher_holes_given_up",
-			    json_integer((json_int_t)s->dedupe->holes_given_up));
+	{
+		struct msh_dedupe_stats ds;
+
+		msh_dedupe_stats_get(s->dedupe, &ds);
+		json_object_set_new(c, "publishers_forgotten", json_integer((json_int_t)ds.forgotten));
+		json_object_set_new(c, "publisher_holes_given_up",
+				    json_integer((json_int_t)ds.holes_given_up));
+	}
 	json_object_set_new(o, "counters", c);
 	return o;
 }
@@ -166,7 +199,7 @@ cmd_version(struct msh_app *app, int argc, char **argv, char *err, size_t errlen
 
 	json_object_set_new(o, "version", json_string(MSH_VERSION_STR));
 	json_object_set_new(o, "protocol", json_integer(MSH_VERSION));
-	json_object_set_new(o, "epoch", json_integer(app->epoch));
+	json_object_set_new(o, "epoch", json_integer(app->dp.epoch));
 	return o;
 }
 
@@ -178,7 +211,7 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 	const uint64_t *cur = (const uint64_t *)&t, *base = (const uint64_t *)&baseline;
 	uint64_t *d = (uint64_t *)&t;
 
-	msh_app_stats_sum(app, &t);
+	msh_stats_sum(app, &t);
 	for (size_t i = 0; i < sizeof(t) / sizeof(uint64_t); i++)
 		d[i] = cur[i] - base[i];
 #define _(f) json_object_set_new(o, #f, json_integer((json_int_t)t.f));
@@ -202,9 +235,9 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 		 * this version. */
 		json_t *lc = json_array(), *mem = json_array(), *m = json_object();
 
-		for (unsigned int i = 0; i < app->n_workers; i++) {
-			const struct msh_worker *w = &app->workers[i];
-			const struct msh_lcore_stats *ls = &app->stats[w->lcore];
+		for (unsigned int i = 0; i < app->dp.n_workers; i++) {
+			const struct msh_worker *w = app->dp.workers[i];
+			struct msh_lcore_stats wst, *ls = &wst;
 			json_t *e = json_object();
 
 			json_object_set_new(e, "worker", json_integer(i));
@@ -213,6 +246,7 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 			json_object_set_new(e, "rx_queue", json_integer(w->rx_queue));
 			json_object_set_new(e, "tx_queue", json_integer(w->tx_queue));
 			json_object_set_new(e, "shards", json_integer(w->n_owned));
+			msh_stats_worker(w, &wst);
 #define _(f) json_object_set_new(e, #f, json_integer((json_int_t)ls->f));
 			_(rx_pkts) _(tx_pkts) _(publish) _(feed_msgs) _(handoff_out) _(handoff_in)
 #undef _
@@ -220,7 +254,7 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 					    ls->app_drop[MSH_APP_DROP_HANDOFF_FULL]));
 			json_array_append_new(lc, e);
 		}
-		json_object_set_new(m, "node", json_integer(app->ingest.eth.socket));
+		json_object_set_new(m, "node", json_integer(app->dp.ingest.eth.socket));
 		json_object_set_new(m, "arena_bytes", json_integer((json_int_t)app->arena.size));
 		json_object_set_new(m, "arena_used", json_integer((json_int_t)app->arena.used));
 		json_array_append_new(mem, m);
@@ -232,9 +266,9 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 		struct rte_eth_stats es;
 		json_t *ports = json_array(), *p = json_object();
 
-		if (rte_eth_stats_get(app->ingest.eth.port_id, &es) == 0) {
-			json_object_set_new(p, "name", json_string(app->ingest.conf->name));
-			json_object_set_new(p, "port_id", json_integer(app->ingest.eth.port_id));
+		if (rte_eth_stats_get(app->dp.ingest.eth.port_id, &es) == 0) {
+			json_object_set_new(p, "name", json_string(app->dp.ingest.conf->name));
+			json_object_set_new(p, "port_id", json_integer(app->dp.ingest.eth.port_id));
 			json_object_set_new(p, "ipackets", json_integer((json_int_t)es.ipackets));
 			json_object_set_new(p, "opackets", json_integer((json_int_t)es.opackets));
 			json_object_set_new(p, "ibytes", json_integer((json_int_t)es.ibytes));
@@ -266,6 +300,15 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 #undef _
 		json_object_set_new(o, "shard_totals", tot);
 	}
+	{
+		json_t *ctl = json_object();
+
+#define _(f) json_object_set_new(ctl, #f, json_integer((json_int_t)ctl_stats.f));
+		_(accepted) _(refused_busy) _(dropped_stuck) _(dropped_overlong) _(commands)
+#undef _
+		json_object_set_new(ctl, "deletions_pending", json_integer(app->n_tomb));
+		json_object_set_new(o, "control", ctl);
+	}
 	shards = json_array();
 	for (unsigned int i = 0; i < app->n_shards; i++)
 		json_array_append_new(shards, shard_json(app->shard_list[i], false));
@@ -276,7 +319,7 @@ cmd_stats(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 static json_t *
 cmd_stats_reset(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
-	msh_app_stats_sum(app, &baseline);
+	msh_stats_sum(app, &baseline);
 	return json_string("counters reset (shard counters and positions are not)");
 }
 
@@ -303,7 +346,7 @@ cmd_sub_list(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 {
 	json_t *a = json_array();
 	char ip[20], name[MSH_NAME_LEN + 1];
-	uint64_t hz = app->tsc_hz, now = rte_get_tsc_cycles();
+	uint64_t hz = app->dp.tsc_hz, now = rte_get_tsc_cycles();
 
 	for (unsigned int i = 0; i < app->n_shards; i++) {
 		const struct msh_app_shard *as = app->shard_list[i];
@@ -312,8 +355,8 @@ cmd_sub_list(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 		msh_name_to_str(&s->conf.name, name);
 		if (argc > 0 && strcmp(argv[0], name) != 0)
 			continue;
-		for (uint32_t k = 0; k < as->subs.max; k++) {
-			const struct msh_sub *sub = &as->subs.sub[k];
+		for (uint32_t k = 0; k < as->wk.subs.max; k++) {
+			const struct msh_sub *sub = &as->wk.subs.sub[k];
 			json_t *o;
 
 			if (!sub->used)
@@ -368,7 +411,7 @@ cmd_config_dump(struct msh_app *app, int argc, char **argv, char *err, size_t er
 static json_t *
 cmd_shutdown(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
-	app->quit = true;
+	app->dp.quit = true;
 	return json_string("shutting down");
 }
 
@@ -414,48 +457,22 @@ cmd_shard_create(struct msh_app *app, int argc, char **argv, char *err, size_t e
 	if (apply_kv(&sc, argc - 1, argv + 1, err, errlen) != 0 ||
 	    msh_shard_conf_check(&sc, err, errlen) != 0)
 		return NULL;
-	if (msh_app_shard_create(app, &sc, err, errlen) != 0)
+	if (msh_shards_create(app, &sc, err, errlen) != 0)
 		return NULL;
 	if (app->conf.n_shards < MSH_CONF_MAX_SHARDS)
 		app->conf.shards[app->conf.n_shards++] = sc;
 	return shard_json(msh_table_lookup(app->shards, &sc.name), true);
 }
 
-struct set_args {
-	struct msh_app_shard *as;
-	struct msh_shard_conf next;
-};
-
-static int
-worker_set(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
-{
-	struct set_args *a = arg;
-	struct msh_shard *s = a->as->shard;
-
-	if (a->next.max_bytes != s->conf.max_bytes &&
-	    msh_shard_set_max_bytes(s, a->next.max_bytes) != 0) {
-		char b1[32], b2[32];
-
-		snprintf(err, errlen, "max_bytes: %s is beyond the %s reserved at creation or "
-			 "below two segments (delete and create the shard to grow it)",
-			 msh_fmt_size(a->next.max_bytes, b1, sizeof(b1)),
-			 msh_fmt_size((uint64_t)s->n_slots * s->slot_bytes, b2, sizeof(b2)));
-		return -1;
-	}
-	msh_shard_set_on_full(s, a->next.on_full);
-	s->conf.segment_age_ns = a->next.segment_age_ns;
-	return 0;
-}
-
 static json_t *
 cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
 	static const char *const live[] = {"on_full", "max_bytes", "segment_age", "storage"};
-	struct set_args a;
-	struct msh_shard_conf *ce;
+	struct msh_shard_conf next, *ce;
+	struct msh_cmd_set set;
+	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
 
-	a.as = shard_arg(app, argv[0], err, errlen);
-	if (a.as == NULL)
+	if (as == NULL)
 		return NULL;
 	for (int i = 1; i < argc; i++) {
 		bool ok = false;
@@ -474,43 +491,32 @@ cmd_shard_set(struct msh_app *app, int argc, char **argv, char *err, size_t errl
 			return NULL;
 		}
 	}
-	a.next = a.as->shard->conf;
-	if (apply_kv(&a.next, argc - 1, argv + 1, err, errlen) != 0 ||
-	    msh_shard_conf_check(&a.next, err, errlen) != 0)
+	next = as->shard->conf;
+	if (apply_kv(&next, argc - 1, argv + 1, err, errlen) != 0 ||
+	    msh_shard_conf_check(&next, err, errlen) != 0)
 		return NULL;
-	if (msh_app_call(app, a.as->worker, worker_set, &a, err, errlen) != 0)
+	set.as = as;
+	set.max_bytes = next.max_bytes;
+	set.segment_age_ns = next.segment_age_ns;
+	set.on_full = next.on_full;
+	if (msh_proxy_shard_set(&app->dp, &set, err, errlen) != 0)
 		return NULL;
 	/* What was applied shows in 'config dump' even if the storage change
 	 * that comes last is refused. */
-	ce = conf_entry(app, &a.as->shard->conf.name);
+	ce = conf_entry(app, &as->shard->conf.name);
 	if (ce != NULL)
-		*ce = a.as->shard->conf;
-	if (a.next.storage != a.as->shard->conf.storage) {
+		*ce = as->shard->conf;
+	if (next.storage != as->shard->conf.storage) {
 		char why[200];
 
-		if (msh_spill_set_storage(app, a.as, a.next.storage, why, sizeof(why)) != 0) {
+		if (msh_spill_set_storage(app, as, next.storage, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "storage: %s (the other keys were applied)", why);
 			return NULL;
 		}
 		if (ce != NULL)
-			*ce = a.as->shard->conf;
+			*ce = as->shard->conf;
 	}
-	return shard_json(a.as, true);
-}
-
-static int
-worker_seal(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
-{
-	struct msh_app_shard *as = arg;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (msh_shard_seal(as->shard, (uint64_t)ts.tv_sec * 1000000000ull +
-					     (uint64_t)ts.tv_nsec) != 0) {
-		snprintf(err, errlen, "nothing to seal: the active segment is empty");
-		return -1;
-	}
-	return 0;
+	return shard_json(as, true);
 }
 
 static json_t *
@@ -518,7 +524,7 @@ cmd_shard_seal(struct msh_app *app, int argc, char **argv, char *err, size_t err
 {
 	struct msh_app_shard *as = shard_arg(app, argv[0], err, errlen);
 
-	if (as == NULL || msh_app_call(app, as->worker, worker_seal, as, err, errlen) != 0)
+	if (as == NULL || msh_proxy_shard_seal(&app->dp, as, err, errlen) != 0)
 		return NULL;
 	return shard_json(as, false);
 }
@@ -532,7 +538,7 @@ cmd_shard_delete(struct msh_app *app, int argc, char **argv, char *err, size_t e
 	if (as == NULL)
 		return NULL;
 	n = as->shard->conf.name;
-	if (msh_app_shard_delete(app, &n, err, errlen) != 0)
+	if (msh_shards_delete(app, &n, err, errlen) != 0)
 		return NULL;
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_name_eq(&app->conf.shards[i].name, &n)) {
@@ -542,36 +548,13 @@ cmd_shard_delete(struct msh_app *app, int argc, char **argv, char *err, size_t e
 	return json_string("deleted; its subscribers were sent end of session");
 }
 
-struct kick_args {
-	uint32_t ip;
-	int port; /* -1: any */
-	uint32_t kicked;
-};
-
-/* On each worker: drop the matching subscriptions of the shards it owns. */
-static int
-worker_kick(struct msh_app *app, struct msh_worker *w, void *arg, char *err, size_t errlen)
-{
-	struct kick_args *k = arg;
-
-	for (unsigned int i = 0; i < w->n_owned; i++) {
-		struct msh_subs *t = &w->owned[i]->subs;
-
-		for (uint32_t j = 0; j < t->max; j++)
-			if (t->sub[j].used && t->sub[j].ip == k->ip &&
-			    (k->port < 0 || t->sub[j].port == k->port)) {
-				msh_subs_del(t, &t->sub[j]);
-				k->kicked++;
-			}
-	}
-	return 0;
-}
-
 static json_t *
 cmd_sub_kick(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
-	struct kick_args k = {.port = -1};
 	char addr[32], *colon;
+	int32_t port = -1;
+	uint64_t kicked;
+	uint32_t ip;
 	struct in_addr in;
 	json_t *o;
 
@@ -585,22 +568,22 @@ cmd_sub_kick(struct msh_app *app, int argc, char **argv, char *err, size_t errle
 			snprintf(err, errlen, "'%s': port must be 1 to 65535", argv[0]);
 			return NULL;
 		}
-		k.port = (int)p;
+		port = (int32_t)p;
 		*colon = '\0';
 	}
 	if (inet_pton(AF_INET, addr, &in) != 1) {
 		snprintf(err, errlen, "'%s' is not ADDR or ADDR:PORT (IPv4)", argv[0]);
 		return NULL;
 	}
-	k.ip = ntohl(in.s_addr);
-	if (msh_app_call_all(app, 0, worker_kick, &k, err, errlen) != 0)
+	ip = ntohl(in.s_addr);
+	if (msh_proxy_sub_kick(&app->dp, ip, port, &kicked, err, errlen) != 0)
 		return NULL;
-	if (k.kicked == 0) {
+	if (kicked == 0) {
 		snprintf(err, errlen, "no subscription from %s", argv[0]);
 		return NULL;
 	}
 	o = json_object();
-	json_object_set_new(o, "kicked", json_integer(k.kicked));
+	json_object_set_new(o, "kicked", json_integer((json_int_t)kicked));
 	return o;
 }
 
@@ -610,7 +593,7 @@ static json_t *
 repl_shard_json(const struct msh_app_shard *as)
 {
 	const struct msh_repl_shard *rs = as->repl;
-	const struct msh_repl_lag *l = &as->repl_lag;
+	const struct msh_repl_lag *l = &as->wk.repl_lag;
 	json_t *o = json_object(), *c = json_object();
 
 	json_object_set_new(o, "role", json_string(rs->role == MSH_REPL_PRIMARY ? "primary" :
@@ -639,7 +622,7 @@ repl_shard_json(const struct msh_app_shard *as)
 	}
 	json_object_set_new(o, "peer_known", json_boolean(l->peer_known));
 	json_object_set_new(o, "acks_waiting", json_integer(rs->pend_n));
-	json_object_set_new(o, "not_primary", json_integer((json_int_t)as->repl_not_primary));
+	json_object_set_new(o, "not_primary", json_integer((json_int_t)as->wk.repl_not_primary));
 #define _(f, doc) json_object_set_new(c, #f, json_integer((json_int_t)rs->stats.f));
 	foreach_msh_repl_counter
 #undef _
@@ -650,18 +633,15 @@ repl_shard_json(const struct msh_app_shard *as)
 static json_t *
 cmd_repl_status(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 {
-	const struct msh_app_repl *r = &app->repl;
+	const struct msh_repl_link *r = &app->dp.repl;
 	const struct msh_repl_node *n = &r->node;
 	json_t *o, *shards, *c, *drops;
-	uint64_t now = 0;
-	struct timespec ts;
+	uint64_t now = msh_wall_ns();
 
 	if (!r->on) {
 		snprintf(err, errlen, "no replication port: this appliance is not one of a pair");
 		return NULL;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	o = json_object();
 	json_object_set_new(o, "role", json_string(n->role == MSH_REPL_PRIMARY ? "primary" :
 						   "secondary"));
@@ -686,7 +666,8 @@ cmd_repl_status(struct msh_app *app, int argc, char **argv, char *err, size_t er
 #undef _
 	json_object_set_new(c, "rx_frames", json_integer((json_int_t)r->rx_frames));
 	json_object_set_new(c, "tx_frames", json_integer((json_int_t)r->tx_frames));
-	json_object_set_new(c, "tx_dropped", json_integer((json_int_t)r->tx_dropped));
+	json_object_set_new(c, "tx_dropped",
+			    json_integer((json_int_t)msh_stats_repl_tx_dropped(app)));
 	json_object_set_new(c, "rx_stale", json_integer((json_int_t)r->rx_stale));
 	json_object_set_new(c, "rx_foreign", json_integer((json_int_t)r->rx_foreign));
 	json_object_set_new(c, "rx_unknown_shard", json_integer((json_int_t)r->rx_unknown_shard));
@@ -714,11 +695,11 @@ cmd_repl_status(struct msh_app *app, int argc, char **argv, char *err, size_t er
 static json_t *
 repl_role_cmd(struct msh_app *app, int promote, char *err, size_t errlen)
 {
-	if (!app->repl.on) {
+	if (!app->dp.repl.on) {
 		snprintf(err, errlen, "no replication port: this appliance is not one of a pair");
 		return NULL;
 	}
-	if (msh_app_call(app, 0, msh_worker_repl_promote, &promote, err, errlen) != 0)
+	if (msh_proxy_repl_role(&app->dp, promote, err, errlen) != 0)
 		return NULL;
 	return cmd_repl_status(app, 0, NULL, err, errlen);
 }
@@ -735,39 +716,62 @@ cmd_repl_demote(struct msh_app *app, int argc, char **argv, char *err, size_t er
 	return repl_role_cmd(app, 0, err, errlen);
 }
 
+static json_t *
+cmd_debug_stall(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long wk = strtoul(argv[0], &end, 10), ms;
+
+	if (*end != '\0' || argv[0][0] == '\0') {
+		snprintf(err, errlen, "'%s' is not a worker number", argv[0]);
+		return NULL;
+	}
+	ms = strtoul(argv[1], &end, 10);
+	if (*end != '\0' || argv[1][0] == '\0' || ms == 0 || ms > 60000) {
+		snprintf(err, errlen, "'%s': milliseconds must be 1 to 60000", argv[1]);
+		return NULL;
+	}
+	if (msh_proxy_stall(&app->dp, (unsigned int)wk, (uint32_t)ms, err, errlen) != 0)
+		return NULL;
+	return json_string("stalling");
+}
+
 static const struct ctl_cmd commands[] = {
-	{"help", "help", "list the commands", 0, 0, cmd_help},
-	{"version", "version", "version, protocol version, epoch", 0, 0, cmd_version},
+	{"help", "help", "list the commands", 0, 0, cmd_help, false},
+	{"version", "version", "version, protocol version, epoch", 0, 0, cmd_version, false},
 	{"stats", "stats", "counters: packets, acks by status, drops by reason, shards", 0, 0,
-	 cmd_stats},
+	 cmd_stats, false},
 	{"stats reset", "stats reset", "start the appliance counters from zero", 0, 0,
-	 cmd_stats_reset},
+	 cmd_stats_reset, false},
 	{"shard list", "shard list", "every shard: sequence range, memory, subscribers", 0, 0,
-	 cmd_shard_list},
+	 cmd_shard_list, false},
 	{"shard show", "shard show NAME", "one shard: settings and counters", 1, 1,
-	 cmd_shard_show},
+	 cmd_shard_show, false},
 	{"shard create", "shard create NAME [KEY=VALUE...]",
 	 "new shard; keys as in [shard NAME] (units: 64M, 1G, 500ms, 5m)", 1, CTL_MAX_ARGS,
-	 cmd_shard_create},
+	 cmd_shard_create, false},
 	{"shard set", "shard set NAME KEY=VALUE...",
 	 "change on_full, max_bytes (within its reservation), segment_age or storage live", 2,
-	 CTL_MAX_ARGS, cmd_shard_set},
-	{"shard seal", "shard seal NAME", "seal the active segment now", 1, 1, cmd_shard_seal},
+	 CTL_MAX_ARGS, cmd_shard_set, false},
+	{"shard seal", "shard seal NAME", "seal the active segment now", 1, 1, cmd_shard_seal, false},
 	{"shard delete", "shard delete NAME", "end its MoldUDP64 session and free its memory", 1,
-	 1, cmd_shard_delete},
+	 1, cmd_shard_delete, false},
 	{"sub list", "sub list [SHARD]", "subscribers: address, position, lag, lease", 0, 1,
-	 cmd_sub_list},
+	 cmd_sub_list, false},
 	{"sub kick", "sub kick ADDR[:PORT]", "end the subscriptions of an address", 1, 1,
-	 cmd_sub_kick},
+	 cmd_sub_kick, false},
 	{"config dump", "config dump", "the running configuration as a config file", 0, 0,
-	 cmd_config_dump},
+	 cmd_config_dump, false},
 	{"repl status", "repl status", "the pair: role, epoch, peer, alarm, lag per shard", 0, 0,
-	 cmd_repl_status},
+	 cmd_repl_status, false},
 	{"repl promote", "repl promote", "become primary now (epoch rises; see docs/REPLICATION.md)",
-	 0, 0, cmd_repl_promote},
+	 0, 0, cmd_repl_promote, false},
 	{"repl demote", "repl demote", "become secondary and follow the peer", 0, 0,
-	 cmd_repl_demote},
-	{"shutdown", "shutdown", "stop the appliance cleanly", 0, 0, cmd_shutdown},
+	 cmd_repl_demote, false},
+	{"shutdown", "shutdown", "stop the appliance cleanly", 0, 0, cmd_shutdown, false},
+	{"debug stall", "debug stall WORKER MS",
+	 "keep a worker busy for MS ms, as a stuck one would (MEMSHARD_DEBUG=1 only)", 2, 2,
+	 cmd_debug_stall, true},
 };
 
 static json_t *
@@ -776,7 +780,11 @@ cmd_help(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < MSH_ARRAY_SIZE(commands); i++) {
-		json_t *o = json_object();
+		json_t *o;
+
+		if (commands[i].debug && !app->debug_commands)
+			continue;
+		o = json_object();
 
 		json_object_set_new(o, "usage", json_string(commands[i].usage));
 		json_object_set_new(o, "help", json_string(commands[i].help));
@@ -827,6 +835,11 @@ dispatch(struct msh_app *app, char *line)
 		snprintf(err, sizeof(err), "unknown command '%s' (try 'help')", argv[0]);
 		goto out;
 	}
+	if (cmd->debug && !app->debug_commands) {
+		snprintf(err, sizeof(err), "'%s' is a debug command: start the appliance with "
+			 "MEMSHARD_DEBUG=1 to use it", cmd->name);
+		goto out;
+	}
 	if (argc - used < cmd->min_args || argc - used > cmd->max_args) {
 		snprintf(err, sizeof(err), "usage: %s", cmd->usage);
 		goto out;
@@ -851,40 +864,80 @@ client_close(struct ctl_client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = c->out_cap = 0;
+	c->stuck_since_ns = 0;
 }
 
-static void
-client_reply(struct ctl_client *c, const char *text)
+static size_t
+out_pending(const struct ctl_client *c)
 {
-	size_t len = strlen(text), off = 0;
+	return c->out_len - c->out_off;
+}
 
-	/* Replies are small; a client that does not read gets dropped rather
-	 * than holding up the main lcore. */
-	while (off < len) {
-		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+/* Send what the client will take now (non-blocking). */
+static void
+client_flush(struct ctl_client *c)
+{
+	size_t before = out_pending(c);
 
+	while (c->fd >= 0 && out_pending(c) > 0) {
+		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		if (n <= 0) {
 			client_close(c);
 			return;
 		}
-		off += (size_t)n;
+		c->out_off += (size_t)n;
 	}
-	if (send(c->fd, "\n", 1, MSG_NOSIGNAL) != 1)
-		client_close(c);
+	if (out_pending(c) == 0) {
+		c->out_len = c->out_off = 0;
+		c->stuck_since_ns = 0;
+	} else if (c->stuck_since_ns == 0 || out_pending(c) < before) {
+		c->stuck_since_ns = msh_wall_ns();
+	}
 }
 
+/* Queue one reply line and send what the client takes. */
 static void
-client_read(struct msh_app *app, struct ctl_client *c)
+client_reply(struct ctl_client *c, const char *text)
 {
-	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	size_t len = strlen(text);
+
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_len = c->out_off = 0;
+	if (c->out_len + len + 1 > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *p;
+
+		while (cap < c->out_len + len + 1)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (p == NULL) {
+			client_close(c);
+			return;
+		}
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	client_flush(c);
+}
+
+/* Run the complete lines the client sent, while its replies fit. */
+static void
+client_lines(struct msh_app *app, struct ctl_client *c)
+{
 	char *nl;
 
-	if (n <= 0) {
-		client_close(c); /* gone, possibly mid-command: nothing to undo */
-		return;
-	}
-	c->len += (size_t)n;
-	while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+	while (c->fd >= 0 && out_pending(c) < CTL_OUT_MAX &&
+	       (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		size_t line_len = (size_t)(nl - c->buf);
 		char *reply;
 
@@ -895,6 +948,7 @@ client_read(struct msh_app *app, struct ctl_client *c)
 				client_close(c);
 			return;
 		}
+		ctl_stats.commands++;
 		reply = dispatch(app, c->buf);
 		client_reply(c, reply);
 		free(reply);
@@ -903,11 +957,27 @@ client_read(struct msh_app *app, struct ctl_client *c)
 		memmove(c->buf, nl + 1, c->len - line_len - 1);
 		c->len -= line_len + 1;
 	}
-	if (c->len == sizeof(c->buf)) {
+	if (c->fd >= 0 && c->len == sizeof(c->buf)) {
+		ctl_stats.dropped_overlong++;
 		client_reply(c, "{\"ok\":false,\"error\":\"command longer than 4096 bytes\"}");
 		if (c->fd >= 0)
 			client_close(c);
 	}
+}
+
+static void
+client_read(struct msh_app *app, struct ctl_client *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c); /* gone, possibly mid-command: nothing to undo */
+		return;
+	}
+	c->len += (size_t)n;
+	client_lines(app, c);
 }
 
 int
@@ -963,6 +1033,7 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 {
 	struct pollfd pfd[CTL_MAX_CLIENTS + 1];
 	int idx[CTL_MAX_CLIENTS + 1], n = 0;
+	uint64_t now = msh_wall_ns();
 
 	if (listen_fd < 0) {
 		usleep((useconds_t)timeout_ms * 1000);
@@ -971,19 +1042,40 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 	pfd[n].fd = listen_fd;
 	pfd[n].events = POLLIN;
 	idx[n++] = -1;
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
-		if (clients[i].fd >= 0) {
-			pfd[n].fd = clients[i].fd;
-			pfd[n].events = POLLIN;
-			idx[n++] = i;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &clients[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->stuck_since_ns != 0 &&
+		    now - c->stuck_since_ns > (uint64_t)CTL_STUCK_S * 1000000000ull) {
+			MSH_LOG(WARNING, "control: a client took none of its %zu bytes of replies "
+				"for %d s; dropped", out_pending(c), CTL_STUCK_S);
+			ctl_stats.dropped_stuck++;
+			client_close(c);
+			continue;
 		}
+		pfd[n].fd = c->fd;
+		/* Its commands wait while too many of its replies do. */
+		pfd[n].events = (short)((out_pending(c) < CTL_OUT_MAX ? POLLIN : 0) |
+					(out_pending(c) > 0 ? POLLOUT : 0));
+		idx[n++] = i;
+	}
 	if (poll(pfd, (nfds_t)n, timeout_ms) <= 0)
 		return;
-	for (int k = 1; k < n; k++)
-		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-			client_read(app, &clients[idx[k]]);
+	for (int k = 1; k < n; k++) {
+		struct ctl_client *c = &clients[idx[k]];
+
+		if (pfd[k].revents & POLLOUT) {
+			client_flush(c);
+			if (c->fd >= 0)
+				client_lines(app, c); /* room again: the commands it sent */
+		}
+		if (c->fd >= 0 && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+			client_read(app, c);
+	}
 	if (pfd[0].revents & POLLIN) {
-		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		int slot = -1;
 
 		if (fd < 0)
@@ -997,12 +1089,14 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 			static const char busy[] =
 				"{\"ok\":false,\"error\":\"too many control clients\"}\n";
 
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0) {
+			ctl_stats.refused_busy++;
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 				/* nothing more to tell it */
 			}
 			close(fd);
 			return;
 		}
+		ctl_stats.accepted++;
 		clients[slot].fd = fd;
 		clients[slot].len = 0;
 	}

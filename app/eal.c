@@ -14,7 +14,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
-#include "appliance.h"
+#include "eal.h"
 
 #define MAX_EAL_ARGS 64
 /* Memory beyond the shard arena: mbuf pools, rings, EAL's own. */

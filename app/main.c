@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "appliance.h"
 
 #define MSH_DEFAULT_CONF "/etc/memshard/memshard.conf"

@@ -13,7 +13,8 @@
 
 #include <rte_telemetry.h>
 
-#include "appliance.h"
+#include "stats.h"
+#include "telemetry.h"
 
 static struct msh_app *tel_app;
 
@@ -31,7 +32,7 @@ tel_stats_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct msh_lcore_stats t;
 
-	msh_app_stats_sum(tel_app, &t);
+	msh_stats_sum(tel_app, &t);
 	rte_tel_data_start_dict(d);
 #define _(f) rte_tel_data_add_dict_u64(d, #f, t.f);
 	foreach_msh_lcore_counter
@@ -79,7 +80,7 @@ tel_shard_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "first_seq", msh_shard_first_seq(s));
 	rte_tel_data_add_dict_u64(d, "mem_used", msh_shard_mem_used(s));
 	rte_tel_data_add_dict_u64(d, "max_bytes", s->conf.max_bytes);
-	rte_tel_data_add_dict_u64(d, "subscribers", as->subs.n);
+	rte_tel_data_add_dict_u64(d, "subscribers", as->wk.subs.n);
 #define _(f, doc) rte_tel_data_add_dict_u64(d, #f, s->stats.f);
 	foreach_msh_shard_counter
 #undef _
@@ -87,19 +88,19 @@ tel_shard_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 		/* Refreshed by the owner every millisecond. */
 		rte_tel_data_add_dict_u64(d, "repl_primary", as->repl->role == MSH_REPL_PRIMARY);
 		rte_tel_data_add_dict_u64(d, "repl_acked_seq", as->repl->acked_seq);
-		rte_tel_data_add_dict_u64(d, "repl_lag_msgs", as->repl_lag.msgs);
-		rte_tel_data_add_dict_u64(d, "repl_lag_us", as->repl_lag.ns / 1000);
-		rte_tel_data_add_dict_u64(d, "repl_ack_lag_us", as->repl_lag.ack_lag_ns / 1000);
+		rte_tel_data_add_dict_u64(d, "repl_lag_msgs", as->wk.repl_lag.msgs);
+		rte_tel_data_add_dict_u64(d, "repl_lag_us", as->wk.repl_lag.ns / 1000);
+		rte_tel_data_add_dict_u64(d, "repl_ack_lag_us", as->wk.repl_lag.ack_lag_ns / 1000);
 		rte_tel_data_add_dict_u64(d, "repl_ack_lag_max_us",
-					  as->repl_lag.ack_lag_max_ns / 1000);
+					  as->wk.repl_lag.ack_lag_max_ns / 1000);
 		rte_tel_data_add_dict_u64(d, "repl_acks_waiting", as->repl->pend_n);
 	}
 	if (as->dir != NULL) {
-		rte_tel_data_add_dict_u64(d, "spill_files", as->spill.files);
-		rte_tel_data_add_dict_u64(d, "spill_write_errors", as->spill.write_errors);
-		rte_tel_data_add_dict_u64(d, "spill_bad_files", as->spill.bad_files);
-		rte_tel_data_add_dict_u64(d, "disk_first_seq", as->disk_first);
-		rte_tel_data_add_dict_u64(d, "disk_next_seq", as->disk_next);
+		rte_tel_data_add_dict_u64(d, "spill_files", as->sp.files);
+		rte_tel_data_add_dict_u64(d, "spill_write_errors", as->sp.write_errors);
+		rte_tel_data_add_dict_u64(d, "spill_bad_files", as->sp.bad_files);
+		rte_tel_data_add_dict_u64(d, "disk_first_seq", as->sp.disk_first);
+		rte_tel_data_add_dict_u64(d, "disk_next_seq", as->sp.disk_next);
 	}
 	return 0;
 }
@@ -107,9 +108,9 @@ tel_shard_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_repl_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	const struct msh_repl_node *n = &tel_app->repl.node;
+	const struct msh_repl_node *n = &tel_app->dp.repl.node;
 
-	if (!tel_app->repl.on)
+	if (!tel_app->dp.repl.on)
 		return -ENOENT;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "role", n->role == MSH_REPL_PRIMARY ? "primary" :

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright(c) 2026 memshard authors
+ *
+ * What the worker side shares, and all it sees of the appliance: the workers
+ * (identity, rings, shard views, TX queues, counters), the ports, the pair's
+ * link state and the spill service. The main lcore fills it at start-up and
+ * then only reads it (and sets quit); a worker writes its own struct
+ * msh_worker and, for worker 0 of a pair, the link state. Worker-side files
+ * include this and never a main-side header (tools/check_deps.py).
+ */
+#ifndef MSH_APP_DATAPLANE_H
+#define MSH_APP_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "counters.h"
+#include "net.h"
+#include "net/ethdev.h"
+#include "repl.h"
+#include "shard_state.h"
+#include "spill_msg.h"
+#include "sub.h"
+#include "table.h"
+#include "txq.h"
+
+#define MSH_MAX_WORKERS 128
+
+struct msh_app_port {
+	struct msh_ethdev eth;
+	struct msh_iface ifc;
+	const struct msh_port_conf *conf;
+};
+
+/**
+ * The pair (replicas = 2, docs/REPLICATION.md): the replication port, the
+ * node state machine and the peer as seen on both networks. Worker 0 owns it
+ * (in this version it owns every shard of a pair appliance); the main lcore
+ * reads it.
+ */
+struct msh_repl_link {
+	bool on;                       /**< a replication port is configured */
+	struct msh_app_port port;
+	struct msh_repl_node node;
+	volatile uint64_t peer_mac;    /**< the peer's MAC on the link (0: unknown) */
+	volatile uint64_t peer_ingest_tsc; /**< last ARP answer from its ingest address */
+	uint64_t last_probe_tsc, last_arp_tsc;
+	/* counters (worker 0) */
+	uint64_t rx_frames, tx_frames, rx_drop[MSH_REPL_E_COUNT], rx_stale, rx_foreign,
+		rx_unknown_shard, no_peer_mac;
+	/* events for the main lcore's log (stats.c watches them) */
+	uint64_t role_changes, alarms, catch_up_truncations;
+	uint64_t last_truncate_to, last_reset_to;
+	struct msh_name last_truncated;
+};
+
+/**
+ * A worker lcore and everything it owns. Its view of the shard table (every
+ * shard, to route packets to the owner) and its list of owned shards change
+ * only on the worker itself, through commands (worker_cmd.c), so the fast
+ * path reads them without locks. Other workers reach it through its hand-off
+ * ring (mbufs of packets for its shards, the parsed frame in the mbuf's
+ * private area), the main lcore through its command ring, the spill thread
+ * through its reply ring.
+ */
+struct msh_worker {
+	/* Identity and rings: fixed before launch (main lcore). */
+	struct msh_dp *dp;
+	unsigned int idx;          /**< 0 .. n_workers-1 */
+	unsigned int lcore;
+	int rx_queue;              /**< ingest RX queue it polls, or -1 (hand-offs only) */
+	uint16_t tx_queue;         /**< its own ingest TX queue */
+	struct rte_ring *cmd_ring; /**< main lcore -> this worker: struct msh_cmd * */
+	struct rte_ring *handoff;  /**< other workers -> this worker: mbufs (MP/SC) */
+	struct rte_ring *spill_done; /**< spill thread -> this worker: answered messages */
+
+	/* Changed by its commands only. */
+	struct msh_table *shards;  /**< name -> struct msh_app_shard, every shard */
+	struct msh_app_shard *owned[MSH_CONF_MAX_SHARDS];
+	unsigned int n_owned;
+
+	/* The loop's state. */
+	volatile bool running;     /**< launched: commands go through its ring (main sets) */
+	bool repl;                 /**< it runs the replication port */
+	uint16_t udp_port, retrans_port;
+	uint32_t feed_payload;     /**< bytes of MoldUDP64 payload (header + blocks) per packet */
+	uint64_t tsc, now_ns;      /**< this turn's clocks */
+	struct msh_txq tx;         /**< ingest port */
+	struct msh_txq rtx;        /**< replication port (repl only) */
+	struct msh_lcore_stats st; /**< counters, this worker only */
+} __rte_cache_aligned;
+
+/** The worker side's shared context (see the file comment). */
+struct msh_dp {
+	const struct msh_conf *conf;
+	struct msh_app_port ingest;
+	struct msh_repl_link repl;
+	struct msh_worker *workers[MSH_MAX_WORKERS]; /**< each on its lcore's NUMA node */
+	unsigned int n_workers;
+	struct msh_spill_svc spill;
+	struct rte_mempool *cmd_pool; /**< struct msh_cmd messages (proxy.c, worker_cmd.c) */
+	struct msh_token_key token_key;
+	uint64_t tsc_hz;
+	volatile uint32_t epoch;   /**< this node's; worker 0 of a pair moves it */
+	volatile bool quit;
+};
+
+/** Token buckets: a SUBSCRIBE token is valid for 1 to 2 of these. */
+#define MSH_TOKEN_PERIOD_NS (30ull * 1000000000ull)
+
+/** @p ns in TSC cycles at @p hz. */
+static inline uint64_t
+msh_ns_to_tsc(uint64_t ns, uint64_t hz)
+{
+	return ns * (hz / 1000000) / 1000;
+}
+
+#endif /* MSH_APP_DATAPLANE_H */
