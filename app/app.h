@@ -21,10 +21,16 @@
 
 struct msh_cmd;
 
+/** The delete commands of one shard, one per worker (proxy.c). */
+struct msh_del_cmds {
+	struct msh_cmd *cmd[MSH_MAX_WORKERS]; /**< NULL: that worker has let go */
+	bool sent[MSH_MAX_WORKERS];           /**< queued (else: its ring was full, retried) */
+};
+
 /** A deleted shard whose workers have not all let go yet (shards.c). */
 struct msh_tombstone {
 	struct msh_app_shard *as;
-	struct msh_cmd *del[MSH_MAX_WORKERS]; /**< delete commands still under way */
+	struct msh_del_cmds del;
 	uint64_t since_tsc;
 	bool logged;
 };

@@ -365,13 +365,13 @@ out:
 	rte_eal_mp_wait_lcore();
 	msh_control_close();
 	msh_spill_thread_stop(&dp->spill);
+	pthread_mutex_lock(&app->shards_lock);
+	app->tel_closed = true; /* the shards' and workers' memory goes next */
+	pthread_mutex_unlock(&app->shards_lock);
 	msh_shards_free_all(app);
 	/* Hand-off rings hold mbufs of the port's pool: free them first. */
 	workers_free(app);
 	msh_proxy_fini(dp);
-	pthread_mutex_lock(&app->shards_lock);
-	app->tel_closed = true; /* the shards' memory goes next */
-	pthread_mutex_unlock(&app->shards_lock);
 	msh_ethdev_close(&dp->ingest.eth);
 	if (dp->repl.on)
 		msh_ethdev_close(&dp->repl.port.eth);

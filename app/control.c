@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
@@ -58,7 +59,8 @@ struct ctl_client {
 	char buf[CTL_LINE_MAX];
 	char *out;
 	size_t out_len, out_off, out_cap;
-	uint64_t stuck_since_ns; /**< replies waiting and none taken since (0: none) */
+	uint64_t stuck_since;    /**< timer cycles: replies waiting, none taken since (0: none) */
+	bool eof;                /**< it shut its side: answer what it sent, then close */
 };
 
 /* Control-socket counters (main lcore). */
@@ -867,7 +869,8 @@ client_close(struct ctl_client *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = c->out_cap = 0;
-	c->stuck_since_ns = 0;
+	c->stuck_since = 0;
+	c->eof = false;
 }
 
 static size_t
@@ -896,9 +899,9 @@ client_flush(struct ctl_client *c)
 	}
 	if (out_pending(c) == 0) {
 		c->out_len = c->out_off = 0;
-		c->stuck_since_ns = 0;
-	} else if (c->stuck_since_ns == 0 || out_pending(c) < before) {
-		c->stuck_since_ns = msh_wall_ns();
+		c->stuck_since = 0;
+	} else if (c->stuck_since == 0 || out_pending(c) < before) {
+		c->stuck_since = rte_get_timer_cycles();
 	}
 }
 
@@ -972,8 +975,16 @@ client_read(struct msh_app *app, struct ctl_client *c)
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n < 0) {
 		client_close(c); /* gone, possibly mid-command: nothing to undo */
+		return;
+	}
+	if (n == 0) {
+		/* Shut its side (or gone): what it sent is still answered. */
+		c->eof = true;
+		client_lines(app, c);
+		if (c->fd >= 0 && out_pending(c) == 0)
+			client_close(c);
 		return;
 	}
 	c->len += (size_t)n;
@@ -1033,7 +1044,7 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 {
 	struct pollfd pfd[CTL_MAX_CLIENTS + 1];
 	int idx[CTL_MAX_CLIENTS + 1], n = 0;
-	uint64_t now = msh_wall_ns();
+	uint64_t now = rte_get_timer_cycles(), stuck = CTL_STUCK_S * rte_get_timer_hz();
 
 	if (listen_fd < 0) {
 		usleep((useconds_t)timeout_ms * 1000);
@@ -1047,8 +1058,11 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 
 		if (c->fd < 0)
 			continue;
-		if (c->stuck_since_ns != 0 &&
-		    now - c->stuck_since_ns > (uint64_t)CTL_STUCK_S * 1000000000ull) {
+		if (c->eof && out_pending(c) == 0 && memchr(c->buf, '\n', c->len) == NULL) {
+			client_close(c); /* answered everything it sent */
+			continue;
+		}
+		if (c->stuck_since != 0 && now - c->stuck_since > stuck) {
 			MSH_LOG(WARNING, "control: a client took none of its %zu bytes of replies "
 				"for %d s; dropped", out_pending(c), CTL_STUCK_S);
 			ctl_stats.dropped_stuck++;
@@ -1057,7 +1071,7 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 		}
 		pfd[n].fd = c->fd;
 		/* Its commands wait while too many of its replies do. */
-		pfd[n].events = (short)((out_pending(c) < CTL_OUT_MAX ? POLLIN : 0) |
+		pfd[n].events = (short)((out_pending(c) < CTL_OUT_MAX && !c->eof ? POLLIN : 0) |
 					(out_pending(c) > 0 ? POLLOUT : 0));
 		idx[n++] = i;
 	}
@@ -1071,7 +1085,9 @@ msh_control_poll(struct msh_app *app, int timeout_ms)
 			if (c->fd >= 0)
 				client_lines(app, c); /* room again: the commands it sent */
 		}
-		if (c->fd >= 0 && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (c->fd >= 0 && (pfd[k].revents & POLLERR))
+			client_close(c);
+		else if (c->fd >= 0 && !c->eof && (pfd[k].revents & (POLLIN | POLLHUP)))
 			client_read(app, c);
 	}
 	if (pfd[0].revents & POLLIN) {

@@ -148,7 +148,7 @@ msh_feed_heartbeats(struct msh_worker *w, struct msh_app_shard *as, uint64_t hb_
 		p = msh_txq_udp(&w->tx, &m, sub->mac, sub->ip, sub->port, w->udp_port,
 				MSH_MOLD_HDR_LEN);
 		if (p == NULL)
-			return;
+			continue; /* counted; the next subscriber may still get one */
 		msh_mold_hdr_build(p, MSH_MOLD_HDR_LEN, &as->shard->conf.name, sub->next_seq,
 				   MSH_MOLD_HEARTBEAT);
 		msh_txq_push(&w->tx, m, NULL, 0, 0);

@@ -167,54 +167,60 @@ msh_proxy_shard_add(struct msh_dp *dp, struct msh_app_shard *as, char *err, size
 }
 
 int
-msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as,
-		    struct msh_cmd *pending[MSH_MAX_WORKERS], char *err, size_t errlen)
+msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_del_cmds *d,
+		    char *err, size_t errlen)
 {
-	uint64_t hz = rte_get_timer_hz();
-	uint64_t end = rte_get_timer_cycles() + hz * MSH_PROXY_WAIT_MS / 1000;
-	int rc = 0;
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * MSH_PROXY_WAIT_MS / 1000;
 
-	/* Every worker at once, the owner first; a delete is never abandoned
-	 * (the worker would keep a shard whose memory goes): what has not
-	 * answered by the deadline stays pending for the caller. */
+	memset(d, 0, sizeof(*d));
+	for (unsigned int i = 0; i < dp->n_workers; i++) {
+		d->cmd[i] = cmd_new(dp, MSH_CMD_SHARD_DEL, err, errlen);
+		if (d->cmd[i] == NULL) {
+			for (unsigned int k = 0; k < i; k++)
+				cmd_free(dp, d->cmd[k]);
+			memset(d, 0, sizeof(*d));
+			return -1;
+		}
+		d->cmd[i]->arg.shard = as;
+	}
+	/* The owner first (it ends the session), then the others. */
 	for (unsigned int k = 0; k < dp->n_workers; k++) {
 		unsigned int i = k == 0 ? as->worker : (k <= as->worker ? k - 1 : k);
-		struct msh_cmd *c = cmd_new(dp, MSH_CMD_SHARD_DEL, err, errlen);
+		struct msh_worker *w = dp->workers[i];
 
-		pending[i] = NULL;
-		if (c == NULL) {
-			rc = -1;
-			continue;
-		}
-		c->arg.shard = as;
-		if (!dp->workers[i]->running) {
-			msh_worker_cmd_run(dp->workers[i], c);
-			cmd_free(dp, c);
-		} else if (post(dp, i, c, err, errlen) == 0) {
-			pending[i] = c;
+		if (!w->running) {
+			msh_worker_cmd_run(w, d->cmd[i]);
+			cmd_free(dp, d->cmd[i]);
+			d->cmd[i] = NULL;
 		} else {
-			rc = -1;
+			d->sent[i] = rte_ring_enqueue(w->cmd_ring, d->cmd[i]) == 0;
 		}
 	}
-	for (unsigned int i = 0; i < dp->n_workers; i++)
-		while (pending[i] != NULL) {
-			if (msh_proxy_done(dp, pending[i]))
-				pending[i] = NULL;
-			else if (rte_get_timer_cycles() < end)
-				rte_delay_us_sleep(20);
-			else
-				break;
-		}
-	return rc;
+	while (!msh_proxy_del_poll(dp, d) && rte_get_timer_cycles() < end)
+		rte_delay_us_sleep(20);
+	return 0;
 }
 
 bool
-msh_proxy_done(struct msh_dp *dp, struct msh_cmd *c)
+msh_proxy_del_poll(struct msh_dp *dp, struct msh_del_cmds *d)
 {
-	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != MSH_CMD_DONE)
-		return false;
-	cmd_free(dp, c);
-	return true;
+	bool all = true;
+
+	for (unsigned int i = 0; i < dp->n_workers; i++) {
+		struct msh_cmd *c = d->cmd[i];
+
+		if (c == NULL)
+			continue;
+		if (!d->sent[i])
+			d->sent[i] = rte_ring_enqueue(dp->workers[i]->cmd_ring, c) == 0;
+		if (d->sent[i] && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == MSH_CMD_DONE) {
+			cmd_free(dp, c);
+			d->cmd[i] = NULL;
+			continue;
+		}
+		all = false;
+	}
+	return all;
 }
 
 int

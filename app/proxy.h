@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app.h"
 #include "dataplane.h"
 #include "worker_cmd.h"
 
@@ -31,17 +32,18 @@ void msh_proxy_fini(struct msh_dp *dp);
 int msh_proxy_shard_add(struct msh_dp *dp, struct msh_app_shard *as, char *err, size_t errlen);
 
 /**
- * Tell every worker to forget @p as (the owner ends its session). Never
- * abandoned: @p pending[i] gets worker i's command when it has not answered
- * yet (the caller polls it with msh_proxy_done), NULL when it has.
- * @return 0, or -1 when a command could not be sent (nothing pending then
- * for that worker; @p err says which).
+ * Tell every worker to forget @p as (the owner ends its session). A delete
+ * is never abandoned: every command message is taken first (none is sent
+ * when the pool is short: -1, nothing changed), then each is queued (a full
+ * ring is retried by msh_proxy_del_poll) and waited for at most
+ * MSH_PROXY_WAIT_MS; what is still under way stays in @p d.
+ * @return 0, or -1 with @p err when the messages could not be had.
  */
-int msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as,
-			struct msh_cmd *pending[MSH_MAX_WORKERS], char *err, size_t errlen);
+int msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_del_cmds *d,
+			char *err, size_t errlen);
 
-/** Whether a pending command answered; frees it if so. */
-bool msh_proxy_done(struct msh_dp *dp, struct msh_cmd *c);
+/** Queue what is unsent, free what is answered. @return true once every worker let go. */
+bool msh_proxy_del_poll(struct msh_dp *dp, struct msh_del_cmds *d);
 
 int msh_proxy_shard_set(struct msh_dp *dp, const struct msh_cmd_set *set, char *err,
 			size_t errlen);

@@ -128,38 +128,35 @@ wait_inflight(const struct msh_app_shard *as)
 	return true;
 }
 
-/* Take @p as from every worker and free it: now, or from msh_shards_reap().
- * @return 0 when freed now, 1 when left to a tombstone, -1 when it could not
- * even be left (its memory stays allocated). */
+/* Tell every worker to let go of @p as. Nothing is sent when it fails (-1
+ * with @p err): the shard stays served as it was. */
 static int
-withdraw(struct msh_app *app, struct msh_app_shard *as, char *err, size_t errlen)
+withdraw_send(struct msh_app *app, struct msh_app_shard *as, struct msh_del_cmds *d, char *err,
+	      size_t errlen)
 {
-	struct msh_cmd *pending[MSH_MAX_WORKERS];
-	struct msh_tombstone *t;
-	bool waiting = false;
-	char why[256] = "";
+	if (app->n_tomb == MSH_MAX_TOMBSTONES) {
+		snprintf(err, errlen, "%u deletions are still under way (a worker does not "
+			 "answer); try again", app->n_tomb);
+		return -1;
+	}
+	return msh_proxy_shard_del(&app->dp, as, d, err, errlen);
+}
 
-	if (msh_proxy_shard_del(&app->dp, as, pending, why, sizeof(why)) != 0)
-		snprintf(err, errlen, "%s", why);
-	for (unsigned int i = 0; i < app->dp.n_workers; i++)
-		waiting |= pending[i] != NULL;
-	if (why[0] == '\0' && !waiting && wait_inflight(as)) {
+/* Free @p as now if every worker and the spill thread have let go, else leave
+ * it to a tombstone (msh_shards_reap). @return 0 when freed, 1 when left. */
+static int
+withdraw_finish(struct msh_app *app, struct msh_app_shard *as, struct msh_del_cmds *d)
+{
+	struct msh_tombstone *t;
+
+	if (msh_proxy_del_poll(&app->dp, d) && wait_inflight(as)) {
 		shard_free(app, as);
 		return 0;
 	}
-	if (app->n_tomb == MSH_MAX_TOMBSTONES || why[0] != '\0') {
-		/* A worker may still route packets to it: never free it. */
-		for (unsigned int i = 0; i < app->dp.n_workers; i++)
-			if (pending[i] != NULL && msh_proxy_done(&app->dp, pending[i]))
-				pending[i] = NULL;
-		if (why[0] == '\0')
-			snprintf(err, errlen, "too many deletions under way");
-		return -1;
-	}
-	t = &app->tomb[app->n_tomb++];
+	t = &app->tomb[app->n_tomb++]; /* room checked by withdraw_send */
 	memset(t, 0, sizeof(*t));
 	t->as = as;
-	memcpy(t->del, pending, sizeof(pending));
+	t->del = *d;
 	t->since_tsc = rte_get_timer_cycles();
 	return 1;
 }
@@ -226,14 +223,17 @@ msh_shards_create(struct msh_app *app, const struct msh_shard_conf *sc, char *er
 	as->worker = pick_worker(app, sc);
 	as->owner_lcore = app->dp.workers[as->worker]->lcore;
 	if (msh_proxy_shard_add(&app->dp, as, why, sizeof(why)) != 0) {
-		char why2[256] = "";
+		struct msh_del_cmds d;
+		char why2[256];
 
 		snprintf(err, errlen, "shard create %s: %s", name, why);
 		/* Some workers may hold it (or get it late): take it back from
 		 * every one, the same way a delete does. */
-		if (withdraw(app, as, why2, sizeof(why2)) < 0)
-			MSH_LOG(ERR, "shard create %s: rollback incomplete (%s); its memory is left "
+		if (withdraw_send(app, as, &d, why2, sizeof(why2)) != 0)
+			MSH_LOG(ERR, "shard create %s: rollback not sent (%s); its memory is left "
 				"allocated", name, why2);
+		else
+			withdraw_finish(app, as, &d);
 		return -1;
 	}
 	pthread_mutex_lock(&app->shards_lock);
@@ -256,17 +256,21 @@ int
 msh_shards_delete(struct msh_app *app, const struct msh_name *n, char *err, size_t errlen)
 {
 	struct msh_app_shard *as = msh_table_lookup(app->shards, n);
-	char name[MSH_NAME_LEN + 1], why[256] = "";
+	char name[MSH_NAME_LEN + 1], why[256];
+	struct msh_del_cmds d;
 	unsigned int i;
-	int rc;
 
 	msh_name_to_str(n, name);
 	if (as == NULL) {
 		snprintf(err, errlen, "shard delete %s: no such shard", name);
 		return -1;
 	}
-	/* Out of the table and list first (and any telemetry read of it is
-	 * over: the lock): from here only the workers point at it. */
+	if (withdraw_send(app, as, &d, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "shard delete %s: %s", name, why);
+		return -1;
+	}
+	/* Out of the table and list before its memory may go (and any
+	 * telemetry read of it is over: the lock). */
 	pthread_mutex_lock(&app->shards_lock);
 	msh_table_del(app->shards, n);
 	for (i = 0; i < app->n_shards && app->shard_list[i] != as; i++)
@@ -275,14 +279,11 @@ msh_shards_delete(struct msh_app *app, const struct msh_name *n, char *err, size
 	app->n_shards--;
 	app->shard_list[app->n_shards] = NULL;
 	pthread_mutex_unlock(&app->shards_lock);
-	rc = withdraw(app, as, why, sizeof(why));
-	if (rc == 0)
+	if (withdraw_finish(app, as, &d) == 0)
 		MSH_LOG(NOTICE, "shard %s: deleted, session ended", name);
-	else if (rc > 0)
+	else
 		MSH_LOG(WARNING, "shard %s: deleted; its memory goes back once every worker and "
 			"the spill thread have let go of it", name);
-	else
-		MSH_LOG(ERR, "shard %s: deleted, but %s; its memory is left allocated", name, why);
 	return 0;
 }
 
@@ -291,14 +292,9 @@ msh_shards_reap(struct msh_app *app)
 {
 	for (unsigned int k = 0; k < app->n_tomb;) {
 		struct msh_tombstone *t = &app->tomb[k];
-		bool waiting = false;
+		bool waiting = !msh_proxy_del_poll(&app->dp, &t->del);
 		char name[MSH_NAME_LEN + 1];
 
-		for (unsigned int i = 0; i < app->dp.n_workers; i++) {
-			if (t->del[i] != NULL && msh_proxy_done(&app->dp, t->del[i]))
-				t->del[i] = NULL;
-			waiting |= t->del[i] != NULL;
-		}
 		if (waiting || __atomic_load_n(&t->as->inflight, __ATOMIC_ACQUIRE) != 0) {
 			if (!t->logged &&
 			    rte_get_timer_cycles() - t->since_tsc > 10 * rte_get_timer_hz()) {

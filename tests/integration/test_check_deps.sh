@@ -53,6 +53,12 @@ case_src include_up feed.c \
 case_src journal_race spill_admin.c \
 	's.replace("\tas->mn.journals_opened++;\n\tif (msh_proxy_go_persistent", "\tas->sp.journal = j;\n\tas->mn.journals_opened++;\n\tif (msh_proxy_go_persistent")' \
 	"writes a shard's sp. part, which only the spill side writes (in msh_spill_set_storage)"
+case_src journal_race_atomic spill_admin.c \
+	's.replace("\tas->mn.journals_opened++;\n\tif (msh_proxy_go_persistent", "\t__atomic_store_n(&as->sp.journal, j, __ATOMIC_RELEASE);\n\tas->mn.journals_opened++;\n\tif (msh_proxy_go_persistent")' \
+	"takes the address of a shard's sp. part, which only the spill side writes (in msh_spill_set_storage)"
+case_src after_exempt_function spill_admin.c \
+	's.replace("/* A journal message from the main lcore", "static void poke(struct msh_app_shard *as) { as->sp.journal_error = 0; }\n\n/* A journal message from the main lcore")' \
+	"writes a shard's sp. part, which only the spill side writes (in poke)"
 case_src ring_spin worker_cmd.c \
 	's.replace("\tif (msh_spill_send(svc, m) != 0) {\n\t\tsnprintf(err, errlen, \"the spill", "\twhile (rte_ring_mp_enqueue(svc->ring, m) != 0)\n\t\trte_pause();\n\tif (msh_spill_send(svc, m) != 0) {\n\t\tsnprintf(err, errlen, \"the spill")' \
 	'the worker side never waits'

@@ -88,6 +88,29 @@ done
 kill -0 "$STUCK" 2>/dev/null || die "stuck client exited early: $(cat "$MSH_TMP/stuck.log")"
 ok "'version' answered $ANSWERS times in a row within ${LIVE_SECS}s; stuck client: $(cat "$STATUS")"
 
+# A client that sends its commands and shuts its side at once (as nc -N,
+# socat or a script may) still gets every reply: EOF is not a hang-up.
+python3 - "$SOCK" <<'PY' || die "half-closed client lost replies"
+import socket, sys, json
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+n = 200
+s.sendall(b"config dump\n" * n)
+s.shutdown(socket.SHUT_WR)
+buf = b""
+while True:
+    d = s.recv(1 << 16)
+    if not d:
+        break
+    buf += d
+lines = buf.split(b"\n")[:-1]
+assert len(lines) == n, f"{len(lines)} replies of {n}"
+assert all(json.loads(l)["ok"] for l in lines)
+print(f"{n} replies, {len(buf)} bytes")
+PY
+ok "a client that shut its side after 200 'config dump' got all 200 replies, then EOF"
+
 # Clean shutdown, with the stuck client still connected.
 ctl --timeout 5000 shutdown >/dev/null 2>"$MSH_TMP/shutdown.err" ||
 	die "shutdown not answered: $(cat "$MSH_TMP/shutdown.err")"
