@@ -49,8 +49,10 @@ LIB_A     := $(BUILD)/libmemshard.a
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-BENCH_SRC := $(wildcard tests/bench/bench_*.c) tests/bench/nats_bench.c
-BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+# bench_fanout is a DPDK program (its own rule below), the others are not.
+BENCH_SRC := $(filter-out tests/bench/bench_fanout.c,$(wildcard tests/bench/bench_*.c)) \
+             tests/bench/nats_bench.c
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/bench_fanout
 
 APP_SRC   := $(wildcard app/*.c) $(wildcard drivers/net/*.c) $(wildcard drivers/storage/*.c)
 APP_OBJ   := $(APP_SRC:%.c=$(BUILD)/%.o)
@@ -89,6 +91,11 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_A)
 $(BUILD)/bench/nats_bench: tests/bench/nats_bench.c lib/hist.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -Itools $< -o $@ $(LDFLAGS) $(LIB_A) -lnats -lpthread -lm
+
+# Fan-out copy vs zero-copy mbufs (issue 10): DPDK flags and libraries, no port.
+$(BUILD)/bench/bench_fanout: tests/bench/bench_fanout.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(DPDK_CFLAGS) $< -o $@ $(LDFLAGS) $(LIB_A) $(DPDK_LIBS) $(LIB_DEPS)
 
 $(BUILD)/app/%.o: app/%.c
 	@mkdir -p $(@D)

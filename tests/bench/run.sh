@@ -76,6 +76,32 @@ EOT
 	echo
 }
 
+fanout_section() {
+	local cmd="taskset -c 1 $BUILD/bench/bench_fanout -r $REPS"
+	cat <<EOT
+## Fan-out: copy vs zero-copy mbufs
+Issue 10: what building one MoldUDP64 feed packet costs on one lcore, no port, no
+network. "copy" is what the worker does (one mbuf, headers, rte_memcpy of the stored
+blocks, with or without the software UDP checksum); "extbuf" is a header mbuf chained
+to an mbuf attached (rte_pktmbuf_attach_extbuf) to the stored blocks, with a free
+callback that drops the segment's count of packets in flight. Each packet is freed
+1024 packets later, as a TX ring would. "→ af_packet" adds the copy net_af_packet's
+TX makes of every packet into its ring. Median ns per packet.
+
+Command: \`$cmd\`
+
+EOT
+	if ! $cmd >"$TMP" 2>&1; then
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		cat "$TMP"
+		echo '```'
+		echo
+		return
+	fi
+	cat "$TMP"
+}
+
 # script_section TITLE SCRIPT [root]: run tests/bench/SCRIPT and print its
 # Markdown section, or why it did not run (root needed, or the failure);
 # SECTION_RAN says which.
@@ -131,6 +157,7 @@ EOT
 	host_section
 	jitter_section
 	engine_section
+	fanout_section
 	ceiling_section
 	script_section "memshard beside nats-server" side_by_side.sh root
 	script_section "Spill and persistence" spill.sh root
