@@ -15,6 +15,7 @@
 #include <rte_errno.h>
 
 #include "eal.h"
+#include "fileio.h"
 
 #define MAX_EAL_ARGS 64
 /* Memory beyond the shard arena: mbuf pools, rings, EAL's own. */
@@ -24,32 +25,6 @@ static bool
 is_vdev(const char *dev)
 {
 	return strncmp(dev, "net_", 4) == 0 || strncmp(dev, "eth_", 4) == 0;
-}
-
-/* Free 2 MiB hugepages and whether hugetlbfs is mounted. */
-static uint64_t
-hugepages_free_mb(bool *mounted)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	uint64_t free_pages = 0, size_kb = 2048;
-
-	*mounted = false;
-	if (f != NULL) {
-		while (fgets(line, sizeof(line), f)) {
-			sscanf(line, "HugePages_Free: %lu", &free_pages);
-			sscanf(line, "Hugepagesize: %lu kB", &size_kb);
-		}
-		fclose(f);
-	}
-	f = fopen("/proc/mounts", "r");
-	if (f != NULL) {
-		while (fgets(line, sizeof(line), f))
-			if (strstr(line, " hugetlbfs ") != NULL)
-				*mounted = true;
-		fclose(f);
-	}
-	return free_pages * size_kb / 1024;
 }
 
 int
@@ -83,7 +58,7 @@ msh_eal_start(struct msh_app *app, int extra_argc, char **extra_argv, char *err,
 	if (pci == 0)
 		argv[argc++] = "--no-pci";
 
-	have_mb = hugepages_free_mb(&mounted);
+	have_mb = msh_hugepages_free_mb(&mounted, NULL);
 	app->no_huge = a->hugepages == MSH_HUGE_OFF;
 	if (a->hugepages != MSH_HUGE_OFF && (!mounted || have_mb < need_mb)) {
 		if (a->hugepages == MSH_HUGE_REQUIRE) {

@@ -4,6 +4,8 @@
  * File system helpers shared by spill, spilldir and journal (see fileio.h).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -61,4 +63,31 @@ msh_fsync_dir(const char *dir)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+uint64_t
+msh_hugepages_free_mb(bool *mounted, uint64_t *page_kb)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	uint64_t free_pages = 0, size_kb = 2048;
+
+	*mounted = false;
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f)) {
+			sscanf(line, "HugePages_Free: %lu", &free_pages);
+			sscanf(line, "Hugepagesize: %lu kB", &size_kb);
+		}
+		fclose(f);
+	}
+	f = fopen("/proc/mounts", "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, " hugetlbfs ") != NULL)
+				*mounted = true;
+		fclose(f);
+	}
+	if (page_kb != NULL)
+		*page_kb = size_kb;
+	return free_pages * size_kb / 1024;
 }

@@ -9,6 +9,7 @@
 #ifndef MSH_FILEIO_H
 #define MSH_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,12 @@ int msh_pread_all(int fd, void *buf, size_t len, uint64_t off, int short_err);
 
 /** fsync() directory @p dir, so that entries created or renamed in it last. @return 0 or -errno. */
 int msh_fsync_dir(const char *dir);
+
+/**
+ * Free hugepages of the default size, in MiB, from /proc/meminfo; *mounted
+ * says whether a hugetlbfs is mounted (/proc/mounts). @p page_kb (may be
+ * NULL) gets the default hugepage size in KiB.
+ */
+uint64_t msh_hugepages_free_mb(bool *mounted, uint64_t *page_kb);
 
 #endif /* MSH_FILEIO_H */

@@ -77,6 +77,7 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 
+#include "fileio.h"
 #include "net.h"
 #include "wire.h"
 
@@ -398,26 +399,11 @@ self_check(struct ctx *c)
 static uint64_t
 hugepages_free_mb(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	uint64_t free_pages = 0, size_kb = 0;
-	bool mounted = false;
+	uint64_t page_kb;
+	bool mounted;
+	uint64_t mb = msh_hugepages_free_mb(&mounted, &page_kb);
 
-	if (f != NULL) {
-		while (fgets(line, sizeof(line), f)) {
-			sscanf(line, "HugePages_Free: %lu", &free_pages);
-			sscanf(line, "Hugepagesize: %lu kB", &size_kb);
-		}
-		fclose(f);
-	}
-	f = fopen("/proc/mounts", "r");
-	if (f != NULL) {
-		while (fgets(line, sizeof(line), f))
-			if (strstr(line, " hugetlbfs ") != NULL)
-				mounted = true;
-		fclose(f);
-	}
-	return mounted && size_kb == 2048 ? free_pages * 2 : 0;
+	return mounted && page_kb == 2048 ? mb : 0;
 }
 
 static void

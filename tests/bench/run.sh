@@ -46,6 +46,20 @@ test fails on them.
 EOT
 }
 
+# run_cmd CMD: run a benchmark binary and print its output into $TMP and the
+# page, or say why it did not run. @return non-zero when it failed.
+run_cmd() {
+	if ! $1 >"$TMP" 2>&1; then
+		echo "Not run: the benchmark failed:"
+		echo '```'
+		cat "$TMP"
+		echo '```'
+		echo
+		return 1
+	fi
+	cat "$TMP"
+}
+
 engine_section() {
 	local cmd="taskset -c 1 $BUILD/bench/bench_engine -r $REPS -n $MSGS"
 	cat <<EOT
@@ -60,14 +74,7 @@ most 1400 bytes (the fan-out and retransmission path), with and without copying 
 Command: \`$cmd\`
 
 EOT
-	if ! $cmd >"$TMP" 2>&1; then
-		echo "Not run: the benchmark failed:"
-		echo '```'
-		cat "$TMP"
-		echo '```'
-		return
-	fi
-	cat "$TMP"
+	run_cmd "$cmd" || return
 	local one32
 	one32=$(awk -F'|' '$2 ~ /append, 1 msg/ && $3 + 0 == 32 {gsub(/ /, "", $5); print $5}' "$TMP")
 	echo
@@ -91,15 +98,7 @@ TX makes of every packet into its ring. Median ns per packet.
 Command: \`$cmd\`
 
 EOT
-	if ! $cmd >"$TMP" 2>&1; then
-		echo "Not run: the benchmark failed:"
-		echo '```'
-		cat "$TMP"
-		echo '```'
-		echo
-		return
-	fi
-	cat "$TMP"
+	run_cmd "$cmd"
 }
 
 # script_section TITLE SCRIPT [root]: run tests/bench/SCRIPT and print its
