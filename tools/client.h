@@ -244,6 +244,35 @@ msh_cli_opt_shard(const char *s, struct msh_name *n)
 		                  s, MSH_NAME_LEN);
 }
 
+/**
+ * The end of every client's option switch: --help prints @p usage and exits
+ * 0; anything getopt refused says where to look and exits with the usage
+ * status.
+ */
+static inline void __attribute__((noreturn))
+msh_cli_opt_help_or_fail(int opt, const char *usage)
+{
+	if (opt == 'h') {
+		fputs(usage, stdout);
+		exit(MSH_CLI_EXIT_OK);
+	}
+	fprintf(stderr, "Try '%s --help' for more information.\n", msh_cli_prog);
+	exit(MSH_CLI_EXIT_USAGE);
+}
+
+/** The two operands ADDR[:PORT] NAME of msh-pub and msh-bench, or a usage error. */
+static inline void
+msh_cli_addr_shard(int argc, char **argv, int first, struct sockaddr_in *dst,
+		   struct msh_name *shard)
+{
+	if (argc - first != 2)
+		msh_cli_usage_err("expected ADDR[:PORT] and NAME, got %d operand%s", argc - first,
+		                  argc - first == 1 ? "" : "s");
+	if (msh_cli_parse_addr(argv[first], MSH_CLI_INGEST_PORT, dst) != 0)
+		exit(MSH_CLI_EXIT_USAGE);
+	msh_cli_opt_shard(argv[first + 1], shard);
+}
+
 /* Ask for @p want bytes of one socket buffer; root may pass the sysctl cap with
  * the FORCE option. Warn once when the kernel gives less. */
 static inline void

@@ -741,20 +741,11 @@ parse_args(int argc, char **argv, struct bench_cfg *c)
 		case OPT_JSON:
 			c->json = true;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(MSH_CLI_EXIT_OK);
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", msh_cli_prog);
-			exit(MSH_CLI_EXIT_USAGE);
+		default: /* 'h' and what getopt refused */
+			msh_cli_opt_help_or_fail(o, usage_text);
 		}
 	}
-	if (argc - optind != 2)
-		msh_cli_usage_err("expected ADDR[:PORT] and NAME, got %d operand%s", argc - optind,
-		                  argc - optind == 1 ? "" : "s");
-	if (msh_cli_parse_addr(argv[optind], MSH_CLI_INGEST_PORT, &c->dst) != 0)
-		exit(MSH_CLI_EXIT_USAGE);
-	msh_cli_opt_shard(argv[optind + 1], &c->shard);
+	msh_cli_addr_shard(argc, argv, optind, &c->dst, &c->shard);
 	if (duration_set && c->count != 0)
 		msh_cli_usage_err("--duration and --count both end the run; give one");
 	c->payload = MSH_MIN(c->mtu - MSH_CLI_IP_UDP_HDR, MSH_CLI_UDP_MAX);

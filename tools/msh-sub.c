@@ -958,12 +958,8 @@ parse_args(int argc, char **argv, struct sub_cfg *c)
 		case 'q':
 			c->quiet = true;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(MSH_CLI_EXIT_OK);
-		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n", msh_cli_prog);
-			exit(MSH_CLI_EXIT_USAGE);
+		default: /* 'h' and what getopt refused */
+			msh_cli_opt_help_or_fail(o, usage_text);
 		}
 	}
 	if (argc - optind != 1)
