@@ -384,3 +384,13 @@ msh_arb_open_gap(const struct msh_arb *a, struct msh_arb_gap *out)
 	*out = a->gap;
 	return true;
 }
+
+uint64_t
+msh_arb_flush(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg)
+{
+	uint64_t before = a->stats.gap_msgs_lost;
+
+	while (give_up(a, now_ns, emit, arg, NULL))
+		;
+	return a->stats.gap_msgs_lost - before;
+}

@@ -146,11 +146,18 @@ enum msh_arb_verdict msh_arb_rx(struct msh_arb *a, unsigned int line, const stru
 				uint64_t now_ns, msh_arb_emit_fn emit, void *arg);
 
 /**
- * Timers: a gap open for gap_timeout is given up (its range in @p lost) and
- * the held packets after it are emitted. @return true when a gap was given up.
+ * Timers: a gap open for gap_timeout is given up (its range in @p lost, which
+ * may be NULL) and the held packets after it are emitted; the next gap, if
+ * any, starts its own wait at @p now_ns. @return true when a gap was given up.
  */
 bool msh_arb_tick(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg,
 		  struct msh_arb_gap *lost);
+
+/**
+ * Give up every gap now and emit everything held (the feed is being removed,
+ * or the caller knows nothing more will come). @return messages given up.
+ */
+uint64_t msh_arb_flush(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg);
 
 /**
  * The gap waiting now, for a re-request to the exchange. @return false when

@@ -83,6 +83,24 @@ EOT
 	echo
 }
 
+arb_section() {
+	local cmd="taskset -c 1 $BUILD/bench/bench_arb -r $REPS"
+	cat <<EOT
+## A/B arbitration (lib/arb, one core, no network)
+Issue 11's first slice: a MoldUDP64 feed of full 1400-byte packets fed to the arbiter as a
+worker would (msh_mold_parse, msh_arb_rx) on line A alone, on A and B without loss, and on
+A and B with independent 5% loss and B up to 8 packets behind (gaps held, then filled by
+the other line or given up). "arbitration + shard append" also appends every emitted run
+to a shard (lib/shard, evicting). Per upstream message; target (issue 11): arbitration adds
+under 200 ns a message and at least 10 M msg/s per worker.
+
+Command: \`$cmd\`
+
+EOT
+	run_cmd "$cmd"
+	echo
+}
+
 fanout_section() {
 	local cmd="taskset -c 1 $BUILD/bench/bench_fanout -r $REPS"
 	cat <<EOT
@@ -156,6 +174,7 @@ EOT
 	host_section
 	jitter_section
 	engine_section
+	arb_section
 	fanout_section
 	ceiling_section
 	script_section "memshard beside nats-server" side_by_side.sh root

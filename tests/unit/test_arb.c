@@ -305,6 +305,17 @@ test_heartbeat_tail_gap(void **state)
 	assert_int_equal(g.count, 5);
 	assert_int_equal(a->next_seq, 20);
 	assert_int_equal(a->line[0].heartbeats + a->line[1].heartbeats, 2);
+	/* Two gaps with held packets, flushed at once (a feed being removed). */
+	m = pkt(b, "FEED", 22, 2);
+	msh_arb_rx(a, 0, &m, 3000, sink_emit, &s);
+	m = pkt(b, "FEED", 30, 3);
+	msh_arb_rx(a, 0, &m, 3001, sink_emit, &s);
+	assert_int_equal(a->n_held, 2);
+	assert_int_equal(msh_arb_flush(a, 3002, sink_emit, &s), 2 + 6);
+	assert_false(msh_arb_open_gap(a, &g));
+	assert_int_equal(a->n_held, 0);
+	assert_int_equal(a->next_seq, 33);
+	assert_int_equal(s.bad, 0);
 	free(a);
 }
 
