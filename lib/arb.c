@@ -146,16 +146,19 @@ update_gap(struct msh_arb *a, uint64_t end, uint64_t now_ns)
 	}
 }
 
-/* Skip the open gap: up to the first held packet (or the end known). */
+/* Skip the open gap: up to the first held packet (or the end known), and
+ * never past @p limit (a packet in hand that is not held). */
 static bool
-give_up(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg,
-	struct msh_arb_gap *lost)
+give_up_to(struct msh_arb *a, uint64_t limit, uint64_t now_ns, msh_arb_emit_fn emit, void *arg,
+	   struct msh_arb_gap *lost)
 {
 	uint64_t end = a->gap_end, to;
 
 	if (!a->gap_open)
 		return false;
 	to = a->n_held > 0 ? a->held[0].seq : end;
+	if (limit < to)
+		to = limit;
 	if (lost != NULL) {
 		lost->first = a->next_seq;
 		lost->count = to - a->next_seq;
@@ -170,6 +173,21 @@ give_up(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg,
 	return true;
 }
 
+static bool
+give_up(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg,
+	struct msh_arb_gap *lost)
+{
+	return give_up_to(a, UINT64_MAX, now_ns, emit, arg, lost);
+}
+
+/* Every gap at once: what is held goes out, what is missing is counted lost. */
+static void
+give_up_all(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *arg)
+{
+	while (give_up(a, now_ns, emit, arg, NULL))
+		;
+}
+
 static void
 reset(struct msh_arb *a, const struct msh_name *session, uint64_t seq)
 {
@@ -181,6 +199,8 @@ reset(struct msh_arb *a, const struct msh_name *session, uint64_t seq)
 	a->gap_open = false;
 	a->gap_end = seq;
 	a->next_seq = seq;
+	/* Skew samples pair copies of one session only. */
+	memset(a->seen, 0, sizeof(*a->seen) * a->conf.skew_slots);
 }
 
 static void
@@ -229,14 +249,27 @@ hold(struct msh_arb *a, const struct msh_mold *m)
 	return true;
 }
 
-/* Whether a held packet already covers [seq, seq + count). */
-static bool
-held_covers(const struct msh_arb *a, uint64_t seq, uint32_t count)
+/* Messages of [seq, end) that are neither below next_seq nor in a held
+ * packet: what this copy brings first. Held packets are sorted by seq and may
+ * overlap (the lines may packetize differently). */
+static uint64_t
+fresh_msgs(const struct msh_arb *a, uint64_t seq, uint64_t end)
 {
-	for (uint32_t i = 0; i < a->n_held && a->held[i].seq <= seq; i++)
-		if (a->held[i].seq + a->held[i].count >= seq + count)
-			return true;
-	return false;
+	uint64_t cur = seq > a->next_seq ? seq : a->next_seq, fresh = 0;
+
+	for (uint32_t i = 0; i < a->n_held && cur < end; i++) {
+		const struct msh_arb_held *h = &a->held[i];
+		uint64_t hend = h->seq + h->count;
+
+		if (h->seq >= end)
+			break;
+		if (hend <= cur)
+			continue;
+		if (h->seq > cur)
+			fresh += h->seq - cur;
+		cur = hend;
+	}
+	return cur < end ? fresh + (end - cur) : fresh;
 }
 
 static enum msh_arb_verdict
@@ -247,8 +280,10 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 	struct msh_arb_line_stats none;
 	enum msh_arb_verdict v = MSH_ARB_EMITTED;
 	bool data = m->count != MSH_MOLD_HEARTBEAT && m->count != MSH_MOLD_END_OF_SESSION;
-	uint64_t end;
+	uint64_t end, known, fresh;
+	bool was_gap;
 
+	a->last_fresh = 0;
 	if (ls == NULL) {
 		memset(&none, 0, sizeof(none));
 		ls = &none;
@@ -256,6 +291,11 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 	ls->pkts++;
 	if (data)
 		ls->msgs += m->count;
+	/* Sequence numbers that would wrap are bad input, first packet or not. */
+	if (data && m->count > UINT64_MAX - m->seq) {
+		ls->far_future++;
+		return MSH_ARB_DROPPED;
+	}
 	if (!a->started) {
 		reset(a, &m->session, m->seq);
 	} else if (!msh_name_eq(&m->session, &a->session)) {
@@ -263,6 +303,8 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 			ls->old_session++;
 			return MSH_ARB_DROPPED;
 		}
+		/* The old session is over: what it holds goes out, its gaps are lost. */
+		give_up_all(a, now_ns, emit, arg);
 		a->left = a->session;
 		a->have_left = true;
 		a->stats.session_changes++;
@@ -282,7 +324,7 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 		a->stats.ends++;
 		if (m->seq > known_end_of(a))
 			update_gap(a, m->seq, now_ns);
-		give_up(a, now_ns, emit, arg, NULL);
+		give_up_all(a, now_ns, emit, arg);
 		a->ended = true;
 		return MSH_ARB_END;
 	}
@@ -293,54 +335,41 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 		return v == MSH_ARB_NEW_SESSION ? v : MSH_ARB_HEARTBEAT;
 	}
 	end = m->seq + m->count;
-	if (end <= a->next_seq || (m->seq > a->next_seq && held_covers(a, m->seq, m->count))) {
+	fresh = end > a->next_seq ? fresh_msgs(a, m->seq, end) : 0;
+	if (fresh == 0) {
 		ls->dup_msgs += m->count;
 		seen_skew(a, line, m->seq, now_ns);
 		return MSH_ARB_DUPLICATE;
 	}
-	if (m->seq <= a->next_seq) {
-		uint64_t known = known_end_of(a) > end ? known_end_of(a) : end;
-		/* What the other line holds already past the gap is not this one's. */
-		uint64_t lim = a->n_held > 0 && a->held[0].seq < end ? a->held[0].seq : end;
-		uint64_t fresh = lim - a->next_seq;
-
-		if (a->gap_open)
-			ls->late_fill_msgs += fresh;
-		ls->won_msgs += fresh;
-		ls->dup_msgs += m->count - fresh;
-		if (m->seq < a->next_seq)
-			seen_skew(a, line, m->seq, now_ns);
-		else
-			seen_note(a, line, m->seq, now_ns);
-		emit_from(a, m->seq, m->blocks, m->blocks_len, m->count, emit, arg);
-		drain(a, emit, arg);
-		update_gap(a, known, now_ns);
-		return v;
-	}
-	/* Past a gap: hold it for the other line to fill what is missing. */
-	for (;;) {
-		uint64_t known = known_end_of(a) > end ? known_end_of(a) : end;
-
+	a->last_fresh = fresh;
+	ls->won_msgs += fresh;
+	ls->dup_msgs += m->count - fresh;
+	known = known_end_of(a) > end ? known_end_of(a) : end;
+	was_gap = a->gap_open;
+	if (fresh == m->count)
+		seen_note(a, line, m->seq, now_ns);
+	else
+		seen_skew(a, line, m->seq, now_ns);
+	/* Past a gap: hold it for the other line to fill what is missing. With
+	 * no room the first gap cannot wait: skip what nobody has, never past
+	 * this packet (its messages are in hand), and try again; each round
+	 * moves next_seq forward or frees slots. */
+	while (m->seq > a->next_seq) {
 		if (hold(a, m)) {
-			ls->won_msgs += m->count;
-			seen_note(a, line, m->seq, now_ns);
 			update_gap(a, known, now_ns);
 			return v == MSH_ARB_NEW_SESSION ? v : MSH_ARB_HELD;
 		}
-		/* No room: the gap cannot wait. */
 		a->stats.hold_full++;
 		update_gap(a, known, now_ns);
-		give_up(a, now_ns, emit, arg, NULL);
-		if (m->seq <= a->next_seq) {
-			ls->won_msgs += end > a->next_seq ? end - a->next_seq : 0;
-			emit_from(a, m->seq, m->blocks, m->blocks_len, m->count, emit, arg);
-			drain(a, emit, arg);
-			update_gap(a, known, now_ns);
-			return v;
-		}
-		if (end <= a->next_seq)
-			return MSH_ARB_DUPLICATE;
+		give_up_to(a, m->seq, now_ns, emit, arg, NULL);
+		was_gap = false;
 	}
+	if (was_gap)
+		ls->late_fill_msgs += fresh;
+	emit_from(a, m->seq, m->blocks, m->blocks_len, m->count, emit, arg);
+	drain(a, emit, arg);
+	update_gap(a, known, now_ns);
+	return v;
 }
 
 enum msh_arb_verdict
@@ -354,13 +383,15 @@ enum msh_arb_verdict
 msh_arb_fill(struct msh_arb *a, const struct msh_mold *m, uint64_t now_ns, msh_arb_emit_fn emit,
 	     void *arg)
 {
-	uint64_t before = a->stats.emitted_msgs + a->stats.emit_refused;
 	enum msh_arb_verdict v;
 
-	if (!a->started)
-		return MSH_ARB_DROPPED; /* nothing to fill yet */
+	/* Only data of the current session fills: a stray answer never changes
+	 * the session or ends it. */
+	if (!a->started || a->ended || !msh_name_eq(&m->session, &a->session) ||
+	    m->count == MSH_MOLD_HEARTBEAT || m->count == MSH_MOLD_END_OF_SESSION)
+		return MSH_ARB_DROPPED;
 	v = rx(a, NO_LINE, m, now_ns, emit, arg);
-	a->stats.fill_msgs += a->stats.emitted_msgs + a->stats.emit_refused - before;
+	a->stats.fill_msgs += a->last_fresh;
 	return v;
 }
 
@@ -390,7 +421,6 @@ msh_arb_flush(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit, void *ar
 {
 	uint64_t before = a->stats.gap_msgs_lost;
 
-	while (give_up(a, now_ns, emit, arg, NULL))
-		;
+	give_up_all(a, now_ns, emit, arg);
 	return a->stats.gap_msgs_lost - before;
 }

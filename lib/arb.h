@@ -13,11 +13,13 @@
  *
  * Session rules: the first session seen is adopted and its first sequence
  * number is where the feed starts (earlier messages are not ours); a packet of
- * a new session (start of day) resets the arbiter to it; packets of the
+ * a new session (start of day) ends the old one (what it held goes out, its
+ * gaps are counted lost) and resets the arbiter to it; packets of the
  * session it left are dropped and counted; after end of session (count
  * 0xFFFF) the session's packets are ignored until a new session starts. A
- * sequence number more than max_jump past what is expected is treated as bad
- * input (counted, not held, opens no gap).
+ * sequence number more than max_jump past what is expected, or a packet whose
+ * sequence numbers would wrap past 2^64, is bad input (counted, not held,
+ * opens no gap).
  *
  * Single writer (the worker that owns the feed's shard), no allocation after
  * init, time from the caller (nanoseconds), free of DPDK.
@@ -39,7 +41,7 @@ struct msh_arb_conf {
 	uint64_t gap_timeout_ns; /**< how long a gap waits for the other line */
 	uint64_t max_jump;       /**< a seq further than this past the expected is bad input */
 	uint32_t hold_pkts;      /**< packets held past a gap, at most (1..65535) */
-	uint32_t max_packet;     /**< largest MoldUDP64 packet held, bytes (header included) */
+	uint32_t max_packet;     /**< bytes of message blocks one held packet may carry */
 	uint32_t skew_slots;     /**< packets remembered for the skew, a power of two */
 };
 
@@ -47,7 +49,7 @@ struct msh_arb_conf {
 #define foreach_msh_arb_line_counter                                                               \
 	_(pkts, "MoldUDP64 packets received")                                                      \
 	_(msgs, "messages in them")                                                                \
-	_(won_msgs, "messages this line delivered first (emitted or held)")                        \
+	_(won_msgs, "messages this line delivered first (emitted or held); won + dup = msgs")     \
 	_(dup_msgs, "messages the other line had delivered already")                               \
 	_(late_fill_msgs, "messages that filled a gap open at their arrival")                      \
 	_(heartbeats, "heartbeats")                                                                \
@@ -118,6 +120,7 @@ struct msh_arb {
 	struct msh_arb_gap gap;    /**< while gap_open: [next_seq, first held packet or end) */
 	uint64_t gap_end;          /**< while gap_open: one past the last seq known to exist */
 	uint32_t n_held;
+	uint64_t last_fresh;       /**< messages the last packet brought first */
 	struct msh_arb_stats stats;
 	struct msh_arb_line_stats line[MSH_ARB_LINES];
 	struct hist skew[MSH_ARB_LINES]; /**< ns a line's copy arrived after the winner's */
@@ -165,7 +168,11 @@ uint64_t msh_arb_flush(struct msh_arb *a, uint64_t now_ns, msh_arb_emit_fn emit,
  */
 bool msh_arb_open_gap(const struct msh_arb *a, struct msh_arb_gap *out);
 
-/** Fill a gap from elsewhere (a re-request's answer): as a packet from no line. */
+/**
+ * Fill a gap from elsewhere (a re-request's answer): as a packet from no line.
+ * Only data of the current session is taken (else DROPPED); fill_msgs counts
+ * the messages it brought first.
+ */
 enum msh_arb_verdict msh_arb_fill(struct msh_arb *a, const struct msh_mold *m, uint64_t now_ns,
 				  msh_arb_emit_fn emit, void *arg);
 

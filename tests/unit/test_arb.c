@@ -543,6 +543,241 @@ test_model_two_lossy_lines(void **state)
 	free(a);
 }
 
+/* Review findings, each a scenario that went wrong before its fix. */
+static void
+test_review_regressions(void **state)
+{
+	uint8_t b[1500];
+	struct msh_mold m;
+
+	(void)state;
+	{
+		/* A packet partly covered by held ones is credited only for what
+		 * it brings first: won + dup = msgs on each line. */
+		struct msh_arb *a = arb_new(16, 1000000);
+		struct sink s = {0};
+
+		m = pkt(b, "FEED", 1, 4);
+		msh_arb_rx(a, 0, &m, 0, sink_emit, &s);
+		m = pkt(b, "FEED", 10, 10);
+		msh_arb_rx(a, 0, &m, 1, sink_emit, &s);
+		m = pkt(b, "FEED", 15, 10);
+		msh_arb_rx(a, 1, &m, 2, sink_emit, &s);
+		m = pkt(b, "FEED", 5, 5);
+		msh_arb_rx(a, 1, &m, 3, sink_emit, &s);
+		assert_int_equal(s.n, 24);
+		assert_int_equal(a->line[0].won_msgs + a->line[1].won_msgs, 24);
+		assert_int_equal(a->line[1].won_msgs + a->line[1].dup_msgs, a->line[1].msgs);
+		free(a);
+	}
+	{
+		/* Hold full with the packet in hand below the first held one: only
+		 * what nobody has is lost, the packet itself goes out. */
+		struct msh_arb *a = arb_new(1, 1000000);
+		struct sink s = {0};
+
+		m = pkt(b, "FEED", 1, 1);
+		msh_arb_rx(a, 0, &m, 0, sink_emit, &s);
+		m = pkt(b, "FEED", 10, 1);
+		msh_arb_rx(a, 0, &m, 1, sink_emit, &s);
+		m = pkt(b, "FEED", 5, 1);
+		msh_arb_rx(a, 1, &m, 2, sink_emit, &s);
+		assert_int_equal(s.n, 2);
+		assert_int_equal(a->stats.gap_msgs_lost, 3); /* 2, 3, 4 */
+		assert_int_equal(a->n_held, 1);              /* 10 still waits */
+		free(a);
+	}
+	{
+		/* A session change ends the old one: held packets go out, its gaps
+		 * are counted lost; no skew sample pairs copies across sessions. */
+		struct msh_arb *a = arb_new(16, 1000);
+		struct sink s = {0};
+
+		m = pkt(b, "DAY1", 1, 4);
+		msh_arb_rx(a, 0, &m, 0, sink_emit, &s);
+		m = pkt(b, "DAY1", 10, 5);
+		msh_arb_rx(a, 0, &m, 1, sink_emit, &s);
+		m = pkt(b, "DAY2", 1, 4);
+		assert_int_equal(msh_arb_rx(a, 0, &m, 1000000000, sink_emit, &s),
+				 MSH_ARB_NEW_SESSION);
+		assert_int_equal(a->stats.emitted_msgs, 4 + 5 + 4);
+		assert_int_equal(a->stats.gap_msgs_lost, 5);
+		m = pkt(b, "DAY2", 1, 4);
+		msh_arb_rx(a, 1, &m, 1000000100, sink_emit, &s);
+		assert_int_equal(a->skew[1].n, 1);
+		assert_int_equal(a->skew[1].max, 100);
+		free(a);
+	}
+	{
+		/* End of session gives up every gap, not only the first. */
+		struct msh_arb *a = arb_new(16, 1000);
+		struct sink s = {0};
+
+		m = pkt(b, "FEED", 1, 4);
+		msh_arb_rx(a, 0, &m, 0, sink_emit, &s);
+		m = pkt(b, "FEED", 10, 2);
+		msh_arb_rx(a, 0, &m, 1, sink_emit, &s);
+		m = pkt(b, "FEED", 20, 2);
+		msh_arb_rx(a, 0, &m, 2, sink_emit, &s);
+		m = pkt(b, "FEED", 22, MSH_MOLD_END_OF_SESSION);
+		assert_int_equal(msh_arb_rx(a, 0, &m, 3, sink_emit, &s), MSH_ARB_END);
+		assert_int_equal(a->n_held, 0);
+		assert_false(a->gap_open);
+		assert_int_equal(a->stats.gap_msgs_lost, 5 + 8);
+		assert_int_equal(a->stats.emitted_msgs, 8);
+		free(a);
+	}
+	{
+		/* A fill of another session, or a fill that is not data, changes
+		 * nothing; fill_msgs counts only the fill's own messages. */
+		struct msh_arb *a = arb_new(16, 1000000);
+		struct sink s = {0};
+
+		m = pkt(b, "FEED", 1, 4);
+		msh_arb_rx(a, 0, &m, 0, sink_emit, &s);
+		m = pkt(b, "FEED", 10, 10);
+		msh_arb_rx(a, 0, &m, 1, sink_emit, &s);
+		m = pkt(b, "XXXX", 5, 5);
+		assert_int_equal(msh_arb_fill(a, &m, 2, sink_emit, &s), MSH_ARB_DROPPED);
+		m = pkt(b, "FEED", 5, MSH_MOLD_END_OF_SESSION);
+		assert_int_equal(msh_arb_fill(a, &m, 2, sink_emit, &s), MSH_ARB_DROPPED);
+		assert_false(a->ended);
+		m = pkt(b, "FEED", 5, 5);
+		assert_int_equal(msh_arb_fill(a, &m, 3, sink_emit, &s), MSH_ARB_EMITTED);
+		assert_int_equal(a->stats.fill_msgs, 5);
+		assert_int_equal(s.n, 19);
+		free(a);
+	}
+	{
+		/* Sequence numbers that would wrap are bad input, even first. */
+		struct msh_arb *a = arb_new(4, 1000);
+		struct sink s = {0};
+		struct msh_name n;
+		uint8_t raw[64];
+
+		msh_name_from_str(&n, "FEED");
+		msh_mold_hdr_build(raw, MSH_MOLD_HDR_LEN, &n, UINT64_MAX - 1, 3);
+		for (int i = 0; i < 3; i++) {
+			msh_store_be16(raw + MSH_MOLD_HDR_LEN + 3 * i, 1);
+			raw[MSH_MOLD_HDR_LEN + 3 * i + 2] = 0;
+		}
+		assert_int_equal(msh_mold_parse(raw, MSH_MOLD_HDR_LEN + 9, &m), 0);
+		assert_int_equal(msh_arb_rx(a, 0, &m, 0, sink_emit, &s), MSH_ARB_DROPPED);
+		assert_int_equal(a->line[0].far_future, 1);
+		assert_false(a->started);
+		free(a);
+	}
+}
+
+/* Differential: each line packetizes the upstream on its own (1..30
+ * messages a packet), loses 0-15% on its own, runs a random skew behind; a
+ * big hold with no timeout, then a tiny hold with short timeouts. Every run:
+ * exactly once, in order, byte for byte; emitted + lost = total; never a
+ * held packet without an open gap; won + dup = msgs per line; with the big
+ * hold, exactly what both lines lost is given up. */
+struct dpkt {
+	uint64_t seq, t;
+	uint16_t cnt;
+	uint8_t line;
+	bool lost;
+};
+
+static void
+test_differential(void **state)
+{
+	enum { NMAX = 5000 };
+	static struct dpkt pk[2][NMAX];
+	static bool lost_on[2][NMAX + 2];
+	uint8_t b[1500];
+
+	(void)state;
+	for (int mode = 0; mode < 2; mode++) {
+		for (int r = 0; r < 300; r++) {
+			uint32_t np[2], n, ia = 0, ib = 0;
+			struct msh_arb *a;
+			struct sink s = {0};
+			uint64_t both = 0, skew;
+			int maxc, loss;
+
+			srandom((unsigned int)(r * 7919 + 1 + mode * 1000003));
+			n = 2000 + (uint32_t)(random() % 3000);
+			a = arb_new(mode ? 1 + (uint32_t)(random() % 6) : 4096,
+				    mode ? 500 + (uint64_t)(random() % 20000) : UINT64_MAX / 4);
+			skew = (uint64_t)(random() % 5000);
+			maxc = 1 + (int)(random() % 30);
+			loss = (int)(random() % 15);
+			for (int l = 0; l < 2; l++) {
+				uint64_t q = 1;
+
+				np[l] = 0;
+				while (q <= n) {
+					struct dpkt *d = &pk[l][np[l]++];
+					uint16_t c = (uint16_t)(1 + random() % maxc);
+
+					if (q + c - 1 > n)
+						c = (uint16_t)(n - q + 1);
+					d->seq = q;
+					d->cnt = c;
+					d->line = (uint8_t)l;
+					d->t = (q + c - 1) * 100 +
+					       (l ? skew + (uint64_t)(random() % 300)
+						  : (uint64_t)(random() % 300));
+					d->lost = random() % 100 < loss;
+					q += c;
+				}
+				/* The stream's ends arrive on A; B's first is lost. */
+				if (l == 0) {
+					pk[0][0].lost = false;
+					pk[0][0].t = 0;
+					pk[0][np[0] - 1].lost = false;
+				} else {
+					pk[1][0].lost = true;
+				}
+				for (uint32_t i = 1; i < np[l]; i++) /* FIFO per line */
+					if (pk[l][i].t < pk[l][i - 1].t)
+						pk[l][i].t = pk[l][i - 1].t;
+				for (uint32_t i = 0; i < np[l]; i++)
+					for (uint16_t k = 0; k < pk[l][i].cnt; k++)
+						lost_on[l][pk[l][i].seq + k] = pk[l][i].lost;
+			}
+			for (uint32_t q = 1; q <= n; q++)
+				both += lost_on[0][q] && lost_on[1][q];
+			while (ia < np[0] || ib < np[1]) {
+				struct dpkt *d = ib >= np[1] || (ia < np[0] && pk[0][ia].t <= pk[1][ib].t)
+							 ? &pk[0][ia++]
+							 : &pk[1][ib++];
+
+				msh_arb_tick(a, d->t, sink_emit, &s, NULL);
+				if (!d->lost) {
+					struct msh_mold m = pkt(b, "FEED", d->seq, d->cnt);
+
+					msh_arb_rx(a, d->line, &m, d->t, sink_emit, &s);
+				}
+				if (a->n_held > 0 && !a->gap_open)
+					fail_msg("run %d mode %d: held packets and no gap", r, mode);
+			}
+			msh_arb_flush(a, UINT64_MAX / 2, sink_emit, &s);
+			if (s.bad != 0 || a->stats.emitted_msgs + a->stats.gap_msgs_lost != n ||
+			    s.n != a->stats.emitted_msgs || s.skipped != a->stats.gap_msgs_lost ||
+			    a->line[0].won_msgs + a->line[1].won_msgs != a->stats.emitted_msgs ||
+			    a->line[0].won_msgs + a->line[0].dup_msgs != a->line[0].msgs ||
+			    a->line[1].won_msgs + a->line[1].dup_msgs != a->line[1].msgs ||
+			    (mode == 0 && a->stats.gap_msgs_lost != both))
+				fail_msg("run %d mode %d: n %u emitted %lu lost %lu both %lu bad %u "
+					 "won %lu+%lu dup %lu+%lu msgs %lu+%lu", r, mode, n,
+					 (unsigned long)a->stats.emitted_msgs,
+					 (unsigned long)a->stats.gap_msgs_lost, (unsigned long)both,
+					 s.bad, (unsigned long)a->line[0].won_msgs,
+					 (unsigned long)a->line[1].won_msgs,
+					 (unsigned long)a->line[0].dup_msgs,
+					 (unsigned long)a->line[1].dup_msgs,
+					 (unsigned long)a->line[0].msgs,
+					 (unsigned long)a->line[1].msgs);
+			free(a);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -558,6 +793,8 @@ main(void)
 		cmocka_unit_test(test_sessions_and_end),
 		cmocka_unit_test(test_bad_input_and_refusal),
 		cmocka_unit_test(test_model_two_lossy_lines),
+		cmocka_unit_test(test_review_regressions),
+		cmocka_unit_test(test_differential),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
