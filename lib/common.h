@@ -76,6 +76,20 @@ msh_name_eq(const struct msh_name *a, const struct msh_name *b)
 
 /* Big-endian loads and stores on possibly unaligned wire bytes. memcpy of a
  * fixed size compiles to one move plus bswap. */
+/**
+ * The name of reason @p code (0 or a negative enum value, as the parsers
+ * return) in a table of @p n names indexed by the positive value, or
+ * @p unknown when it is out of the table (INT_MIN included).
+ */
+static inline const char *
+msh_reason_str(const char *const *names, size_t n, int code, const char *unknown)
+{
+	/* Negate in unsigned arithmetic so INT_MIN is not undefined. */
+	unsigned int e = code < 0 ? 0u - (unsigned int)code : (unsigned int)code;
+
+	return e < n && names[e] != NULL ? names[e] : unknown;
+}
+
 static inline uint16_t
 msh_load_be16(const void *p)
 {

@@ -24,12 +24,7 @@ static const char *const igmp_err_names[MSH_IGMP_E_COUNT] = {
 const char *
 msh_igmp_err_str(int err)
 {
-	/* Negate in unsigned arithmetic so INT_MIN is not undefined. */
-	unsigned int e = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
-
-	if (e >= MSH_ARRAY_SIZE(igmp_err_names))
-		return "unknown IGMP error";
-	return igmp_err_names[e];
+	return msh_reason_str(igmp_err_names, MSH_ARRAY_SIZE(igmp_err_names), err, "unknown IGMP error");
 }
 
 /* Header offsets. Ethernet and IPv4 are net.c's, repeated here because net.c

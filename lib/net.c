@@ -23,12 +23,7 @@ static const char *const net_drop_names[MSH_NET_DROP_COUNT] = {
 const char *
 msh_net_drop_str(int drop)
 {
-	/* Negate in unsigned arithmetic so INT_MIN is not undefined. */
-	unsigned int d = drop < 0 ? 0u - (unsigned int)drop : (unsigned int)drop;
-
-	if (d >= MSH_ARRAY_SIZE(net_drop_names))
-		return "unknown drop reason";
-	return net_drop_names[d];
+	return msh_reason_str(net_drop_names, MSH_ARRAY_SIZE(net_drop_names), drop, "unknown drop reason");
 }
 
 static const uint8_t mac_broadcast[MSH_ETH_ALEN] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};

@@ -30,12 +30,7 @@ static const char *const repl_alarm_names[MSH_REPL_ALARM_COUNT] = {
 const char *
 msh_repl_err_str(int err)
 {
-	/* Negate in unsigned arithmetic so INT_MIN is not undefined. */
-	unsigned int e = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
-
-	if (e >= MSH_ARRAY_SIZE(repl_err_names))
-		return "unknown replication frame error";
-	return repl_err_names[e];
+	return msh_reason_str(repl_err_names, MSH_ARRAY_SIZE(repl_err_names), err, "unknown replication frame error");
 }
 
 const char *

@@ -40,12 +40,7 @@ msh_status_str(unsigned int status)
 const char *
 msh_wire_err_str(int err)
 {
-	/* Negate in unsigned arithmetic so INT_MIN is not undefined. */
-	unsigned int e = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
-
-	if (e >= MSH_ARRAY_SIZE(wire_err_names))
-		return "unknown wire error";
-	return wire_err_names[e];
+	return msh_reason_str(wire_err_names, MSH_ARRAY_SIZE(wire_err_names), err, "unknown wire error");
 }
 
 /* Offsets of PROTOCOL.md, named once here so parsers and builders agree. */
