@@ -26,7 +26,7 @@
 	_(RETRANS_RATE_LIMITED, "re-request messages over the requester's rate")                  \
 	_(NOT_PRIMARY, "publish to a secondary")                                                   \
 	_(NO_MBUF, "no mbuf for a reply or feed packet")                                           \
-	_(TX_FULL, "transmit queue full (a reply, heartbeat, UNAVAILABLE or ARP dropped)")                                          \
+	_(TX_FULL, "transmit queue full (reply, heartbeat, UNAVAILABLE or ARP dropped)")          \
 	_(HANDOFF_FULL, "the owning worker's hand-off ring was full")                              \
 	_(HANDOFF_STALE, "handed over for a shard that moved to another worker meanwhile")
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include "igmp.h"
+#include "net_pvt.h"
 
 static const char *const igmp_err_names[MSH_IGMP_E_COUNT] = {
 	[MSH_IGMP_OK] = "ok",
@@ -24,29 +25,11 @@ static const char *const igmp_err_names[MSH_IGMP_E_COUNT] = {
 const char *
 msh_igmp_err_str(int err)
 {
-	return msh_reason_str(igmp_err_names, MSH_ARRAY_SIZE(igmp_err_names), err, "unknown IGMP error");
+	return msh_reason_str(igmp_err_names, MSH_ARRAY_SIZE(igmp_err_names), err,
+			      "unknown IGMP error");
 }
 
-/* Header offsets. Ethernet and IPv4 are net.c's, repeated here because net.c
- * keeps them private. */
-#define ETH_DST 0
-#define ETH_SRC 6
-#define ETH_TYPE 12
-
-#define IP_VIHL 0
-#define IP_TOS 1
-#define IP_TOTLEN 2
-#define IP_ID 4
-#define IP_FRAG 6
-#define IP_TTL 8
-#define IP_PROTO 9
-#define IP_CSUM 10
-#define IP_SRC 12
-#define IP_DST 16
-#define IP_OPTS 20
-#define IP_F_DF 0x4000u
-#define IP_F_MF 0x2000u
-#define IP_OFFSET_MASK 0x1FFFu
+/* Ethernet and IPv4 offsets are net.c's (net_pvt.h); IGMP's own follow. */
 
 /* Internetwork control (CS6), as Linux sends IGMP. */
 #define IP_TOS_IGMP 0xC0

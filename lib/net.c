@@ -12,6 +12,7 @@
 #include <errno.h>
 
 #include "net.h"
+#include "net_pvt.h"
 
 static const char *const net_drop_names[MSH_NET_DROP_COUNT] = {
 	[MSH_NET_DROP_NONE] = "none",
@@ -23,29 +24,13 @@ static const char *const net_drop_names[MSH_NET_DROP_COUNT] = {
 const char *
 msh_net_drop_str(int drop)
 {
-	return msh_reason_str(net_drop_names, MSH_ARRAY_SIZE(net_drop_names), drop, "unknown drop reason");
+	return msh_reason_str(net_drop_names, MSH_ARRAY_SIZE(net_drop_names), drop,
+			      "unknown drop reason");
 }
 
 static const uint8_t mac_broadcast[MSH_ETH_ALEN] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
 
-/* Offsets inside the headers, named once so parser and builders agree. */
-#define ETH_DST 0
-#define ETH_SRC 6
-#define ETH_TYPE 12
-
-#define IP_VIHL 0
-#define IP_TOS 1
-#define IP_TOTLEN 2
-#define IP_ID 4
-#define IP_FRAG 6
-#define IP_TTL 8
-#define IP_PROTO 9
-#define IP_CSUM 10
-#define IP_SRC 12
-#define IP_DST 16
-#define IP_F_DF 0x4000u
-#define IP_F_MF 0x2000u
-#define IP_OFFSET_MASK 0x1FFFu
+/* Ethernet and IPv4 offsets: net_pvt.h. */
 
 #define UDP_SPORT 0
 #define UDP_DPORT 2

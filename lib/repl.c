@@ -30,7 +30,8 @@ static const char *const repl_alarm_names[MSH_REPL_ALARM_COUNT] = {
 const char *
 msh_repl_err_str(int err)
 {
-	return msh_reason_str(repl_err_names, MSH_ARRAY_SIZE(repl_err_names), err, "unknown replication frame error");
+	return msh_reason_str(repl_err_names, MSH_ARRAY_SIZE(repl_err_names), err,
+			      "unknown replication frame error");
 }
 
 const char *

@@ -40,7 +40,8 @@ msh_status_str(unsigned int status)
 const char *
 msh_wire_err_str(int err)
 {
-	return msh_reason_str(wire_err_names, MSH_ARRAY_SIZE(wire_err_names), err, "unknown wire error");
+	return msh_reason_str(wire_err_names, MSH_ARRAY_SIZE(wire_err_names), err,
+			      "unknown wire error");
 }
 
 /* Offsets of PROTOCOL.md, named once here so parsers and builders agree. */

@@ -206,19 +206,7 @@ static void
 test_drop_strings(void **state)
 {
 	(void)state;
-	assert_string_equal(msh_net_drop_str(0), "none");
-	for (int d = 1; d < MSH_NET_DROP_COUNT; d++) {
-		const char *s = msh_net_drop_str(-d);
-
-		assert_non_null(s);
-		assert_true(strlen(s) > 3);
-		assert_ptr_equal(s, msh_net_drop_str(d));
-		assert_string_not_equal(s, "unknown drop reason");
-		for (int e = 1; e < d; e++)
-			assert_string_not_equal(s, msh_net_drop_str(e));
-	}
-	assert_string_equal(msh_net_drop_str(MSH_NET_DROP_COUNT), "unknown drop reason");
-	assert_string_equal(msh_net_drop_str(-2147483647 - 1), "unknown drop reason");
+	assert_reason_names(msh_net_drop_str, MSH_NET_DROP_COUNT, "none", "unknown drop reason");
 	assert_string_equal(msh_net_drop_str(-MSH_NET_DROP_VLAN),
 			    "802.1Q/802.1ad tagged frame (not supported)");
 }

@@ -102,4 +102,27 @@ assert_be(const uint8_t *p, uint64_t v, unsigned int bytes)
 	}
 }
 
+/*
+ * A reason-name function (msh_*_err_str, msh_net_drop_str): 0 is @p zero;
+ * every code 1..count-1 has a name of its own, the same for -code and code,
+ * never @p unknown; count and INT_MIN are @p unknown.
+ */
+static inline void
+assert_reason_names(const char *(*fn)(int), int count, const char *zero, const char *unknown)
+{
+	assert_string_equal(fn(0), zero);
+	for (int e = 1; e < count; e++) {
+		const char *s = fn(-e);
+
+		assert_non_null(s);
+		assert_true(strlen(s) > 3);
+		assert_ptr_equal(s, fn(e));
+		assert_string_not_equal(s, unknown);
+		for (int f = 1; f < e; f++)
+			assert_string_not_equal(s, fn(f));
+	}
+	assert_string_equal(fn(count), unknown);
+	assert_string_equal(fn(-2147483647 - 1), unknown);
+}
+
 #endif /* MSH_TESTUTIL_H */
