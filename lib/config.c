@@ -7,8 +7,9 @@
  * whole-file checks. Files go through libinih's ini_parse_stream() with a line
  * reader of our own, which counts lines (so every error names its line), opens
  * sections itself (so an empty [shard NAME] still declares a shard and a repeated
- * one is caught), strips indentation (which would turn on inih's multi-line
- * continuation and set a key twice) and refuses lines inih would silently cut.
+ * section of any kind is caught), strips indentation (which would turn on inih's
+ * multi-line continuation and set a key twice) and refuses lines inih would
+ * silently cut.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -435,6 +436,27 @@ word_find(const struct conf_word *w, const char *val)
 	return NULL;
 }
 
+/* A [port NAME] or [feed NAME] name: 1 to 31 letters, digits, '_', '-' or '.'. */
+static bool
+port_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= MSH_CONF_PORT_NAME_LEN)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!name_char(*s, "_-."))
+			return false;
+	return true;
+}
+
+/* The same for a name field of a struct filled in code, which may lack its NUL. */
+static bool
+name_field_ok(const char *s, size_t size)
+{
+	return strnlen(s, size) < size && port_name_ok(s);
+}
+
 /* ---- setters and formatters, one pair per kind of value ---- */
 
 static int
@@ -820,6 +842,248 @@ fmt_address(const struct conf_key *k, const void *obj, char *buf, size_t len)
 		snprintf(buf, len, "%s/%u", inet_ntop(AF_INET, &a, ip, sizeof(ip)), p->prefix_len);
 }
 
+/* A unicast IPv4 address (host order): not 0, not broadcast, not multicast. */
+static bool
+ipv4_unicast(uint32_t host)
+{
+	return host != 0 && host != UINT32_MAX && (host >> 28) != 0xe;
+}
+
+/* "1.2.3.4" of a host-order address. */
+static char *
+fmt_ip(uint32_t host, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl(host) };
+	char ip[INET_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s", inet_ntop(AF_INET, &a, ip, sizeof(ip)));
+	return buf;
+}
+
+/* The address of "a.b.c.d:..." (whatever precedes the first ':' or '@'), or -EINVAL. */
+static int
+parse_ip_prefix(const char *s, uint32_t *host, const char **rest)
+{
+	size_t n = strcspn(s, ":@");
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (n >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -EINVAL;
+	*host = ntohl(a.s_addr);
+	*rest = s + n;
+	return 0;
+}
+
+#define MCAST_FORM "GROUP:PORT[@PORTNAME], e.g. 239.1.1.1:30001"
+
+/* The reason names the value and the form, not the key: the setter puts the key
+ * in front of it ("line_a: '239.1.1.1' needs a UDP port (...)"). */
+int
+msh_parse_mcast_addr(const char *s, struct msh_mcast_addr *out, char *err, size_t errlen)
+{
+	struct msh_mcast_addr a;
+	const char *p;
+	uint64_t port;
+	uint32_t group;
+
+	if (s == NULL || out == NULL) {
+		set_err(err, errlen, "missing value (" MCAST_FORM ")");
+		return -EINVAL;
+	}
+	memset(&a, 0, sizeof(a));
+	if (*s == '\0') {
+		memcpy(out, &a, sizeof(a));
+		return 0;
+	}
+	if (parse_ip_prefix(s, &group, &p) != 0) {
+		set_err(err, errlen, "'%s' does not start with a multicast group (" MCAST_FORM ")",
+			s);
+		return -EINVAL;
+	}
+	if ((group >> 28) != 0xe) {
+		set_err(err, errlen,
+			"'%s' is not a multicast group (use one in 224.0.0.0/4, e.g. "
+			"239.1.1.1:30001)", s);
+		return -EINVAL;
+	}
+	if ((group >> 8) == 0xe00000) {
+		set_err(err, errlen,
+			"'%s' is in 224.0.0.0/24, the link-local control block (IGMP, OSPF, ...); "
+			"use another group, e.g. 239.1.1.1:30001", s);
+		return -EINVAL;
+	}
+	if (*p != ':') {
+		set_err(err, errlen, "'%s' needs a UDP port (" MCAST_FORM ")", s);
+		return -EINVAL;
+	}
+	p++;
+	if (parse_digits(&p, &port) != 0 || port < 1 || port > 65535) {
+		set_err(err, errlen,
+			"'%s' has a bad UDP port (use 1 to 65535 after the ':', e.g. "
+			"239.1.1.1:30001)", s);
+		return -EINVAL;
+	}
+	if (*p != '\0' && *p != '@') {
+		set_err(err, errlen, "'%s' has text after the UDP port (" MCAST_FORM "@feed0)", s);
+		return -EINVAL;
+	}
+	if (*p == '@') {
+		p++;
+		if (!port_name_ok(p)) {
+			set_err(err, errlen,
+				"'%s' has a bad port name after '@' (the NAME of a [port NAME]: 1 "
+				"to %d letters, digits, '_', '-' or '.')", s,
+				MSH_CONF_PORT_NAME_LEN - 1);
+			return -EINVAL;
+		}
+		memcpy(a.port_name, p, strlen(p));
+	}
+	a.group = group;
+	a.port = (uint16_t)port;
+	memcpy(out, &a, sizeof(a));
+	return 0;
+}
+
+/* What is not "not set" is written even when wrong (group 0 with a port, a port
+ * 0, a name without its NUL), so that parsing it back refuses it. */
+char *
+msh_fmt_mcast_addr(const struct msh_mcast_addr *a, char *buf, size_t len)
+{
+	size_t nlen = strnlen(a->port_name, sizeof(a->port_name));
+	char ip[INET_ADDRSTRLEN];
+
+	if (a->group == 0 && a->port == 0 && nlen == 0)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%s:%u%s%.*s", fmt_ip(a->group, ip, sizeof(ip)), a->port,
+			 nlen != 0 ? "@" : "", (int)nlen, a->port_name);
+	return buf;
+}
+
+static int
+set_mcast(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
+{
+	char msg[MSH_CONF_ERR_LEN];
+	struct msh_mcast_addr a;
+
+	if (msh_parse_mcast_addr(val, &a, msg, sizeof(msg)) != 0) {
+		set_err(err, errlen, "%s: %s", k->name, msg);
+		return -EINVAL;
+	}
+	memcpy((uint8_t *)obj + k->off, &a, sizeof(a));
+	return 0;
+}
+
+static void
+fmt_mcast(const struct conf_key *k, const void *obj, char *buf, size_t len)
+{
+	struct msh_mcast_addr a;
+
+	memcpy(&a, (const uint8_t *)obj + k->off, sizeof(a));
+	msh_fmt_mcast_addr(&a, buf, len);
+}
+
+/* [feed] rerequest = ADDR:PORT, stored in two fields of the feed; empty means none. */
+static int
+set_rerequest(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
+{
+	struct msh_feed_conf *f = obj;
+	const char *p;
+	uint64_t port;
+	uint32_t host;
+
+	if (*val == '\0') {
+		f->rerequest_ip = 0;
+		f->rerequest_port = 0;
+		return 0;
+	}
+	if (parse_ip_prefix(val, &host, &p) != 0 || *p == '@') {
+		set_err(err, errlen,
+			"%s: '%s' is not an IPv4 address and UDP port (use ADDR:PORT, e.g. "
+			"10.80.0.1:30010)", k->name, val);
+		return -EINVAL;
+	}
+	if (!ipv4_unicast(host)) {
+		set_err(err, errlen,
+			"%s: '%s' is not a unicast address (the re-request server's ADDR:PORT, "
+			"e.g. 10.80.0.1:30010)", k->name, val);
+		return -EINVAL;
+	}
+	if (*p != ':') {
+		set_err(err, errlen, "%s: '%s' needs a UDP port (ADDR:PORT, e.g. 10.80.0.1:30010)",
+			k->name, val);
+		return -EINVAL;
+	}
+	p++;
+	if (parse_digits(&p, &port) != 0 || *p != '\0' || port < 1 || port > 65535) {
+		set_err(err, errlen,
+			"%s: '%s' has a bad UDP port (use 1 to 65535 after the ':', e.g. "
+			"10.80.0.1:30010)", k->name, val);
+		return -EINVAL;
+	}
+	f->rerequest_ip = host;
+	f->rerequest_port = (uint16_t)port;
+	return 0;
+}
+
+/* As msh_fmt_mcast_addr(): half a setting (an address without its port or the
+ * other way round) is written so that it is refused when read back. */
+static void
+fmt_rerequest(const struct conf_key *k, const void *obj, char *buf, size_t len)
+{
+	const struct msh_feed_conf *f = obj;
+	char ip[INET_ADDRSTRLEN];
+
+	if (f->rerequest_ip == 0 && f->rerequest_port == 0)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%s:%u", fmt_ip(f->rerequest_ip, ip, sizeof(ip)),
+			 f->rerequest_port);
+}
+
+/* [feed] shard = NAME: a shard name; empty clears it (msh_feed_conf_check says it is
+ * missing). */
+static int
+set_shard_name(const struct conf_key *k, void *obj, const char *val, char *err, size_t errlen)
+{
+	struct msh_name n;
+
+	if (*val == '\0') {
+		memset((uint8_t *)obj + k->off, 0, sizeof(n));
+		return 0;
+	}
+	if (msh_name_from_str(&n, val) != 0) {
+		set_err(err, errlen,
+			"%s: '%s' is not a shard name (1 to %d printable ASCII characters, no "
+			"spaces)", k->name, val, MSH_NAME_LEN);
+		return -EINVAL;
+	}
+	/* After "key = " a ';' starts a comment: the file would read it as empty. */
+	if (val[0] == ';') {
+		set_err(err, errlen,
+			"%s: '%s' starts with ';', which starts a comment in the configuration "
+			"file", k->name, val);
+		return -EINVAL;
+	}
+	memcpy((uint8_t *)obj + k->off, &n, sizeof(n));
+	return 0;
+}
+
+static void
+fmt_shard_name(const struct conf_key *k, const void *obj, char *buf, size_t len)
+{
+	struct msh_name n;
+	char s[MSH_NAME_LEN + 1];
+
+	memcpy(&n, (const uint8_t *)obj + k->off, sizeof(n));
+	snprintf(buf, len, "%s", msh_name_valid(&n) ? msh_name_to_str(&n, s) : "");
+}
+
 /* ---- the key tables ---- */
 
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
@@ -857,7 +1121,8 @@ static const struct conf_word failover_words[] = {
 	{ "auto", MSH_FAILOVER_AUTO }, { "manual", MSH_FAILOVER_MANUAL }, { NULL, 0 },
 };
 static const struct conf_word role_words[] = {
-	{ "ingest", MSH_PORT_INGEST }, { "replication", MSH_PORT_REPLICATION }, { NULL, 0 },
+	{ "ingest", MSH_PORT_INGEST }, { "replication", MSH_PORT_REPLICATION },
+	{ "feed", MSH_PORT_FEED },     { NULL, 0 },
 };
 static const struct conf_word storage_words[] = {
 	{ "memory", MSH_STORAGE_MEMORY }, { "persistent", MSH_STORAGE_PERSISTENT }, { NULL, 0 },
@@ -873,6 +1138,12 @@ static const struct conf_word release_words[] = {
 };
 static const struct conf_word spill_words[] = {
 	{ "off", MSH_SPILL_OFF }, { "disk", MSH_SPILL_DISK }, { NULL, 0 },
+};
+static const struct conf_word format_words[] = {
+	{ "moldudp64", MSH_FEED_MOLDUDP64 }, { "raw", MSH_FEED_RAW }, { NULL, 0 },
+};
+static const struct conf_word on_off_words[] = {
+	{ "off", 0 }, { "on", 1 }, { NULL, 0 },
 };
 
 #define A struct msh_appliance_conf
@@ -912,7 +1183,8 @@ static const struct conf_key appliance_keys[] = {
 #define P struct msh_port_conf
 static const struct conf_key port_keys[] = {
 	KEY_ENUM(P, "role", role, role_words, "ingest",
-		 "ingest: publishers and subscribers; replication: the link to the peer"),
+		 "ingest: publishers and subscribers; replication: the link to the peer; "
+		 "feed: multicast feed lines in ([feed NAME] line_a/line_b = ...@PORTNAME)"),
 	KEY_STRING(P, "device", device, 0, 0, STR_NOSPACE, NULL, "",
 		   "DPDK device: a PCI address or vdev devargs (required)"),
 	{ .name = "address", .set = set_address, .fmt = fmt_address, .def = "",
@@ -976,18 +1248,62 @@ static const struct conf_key shard_keys[] = {
 	{ .name = "worker", .set = set_worker, .fmt = fmt_worker, .def = "auto",
 	  .doc = "worker lcore that owns the shard: 0 to workers-1, or auto (fewest shards)",
 	  FIELD(S, worker) },
+	{ .name = "egress", .set = set_mcast, .fmt = fmt_mcast, .def = "",
+	  .doc = "also send the shard as a MoldUDP64 feed to GROUP:PORT[@PORTNAME], out of the "
+		 "ingest port (empty: none)",
+	  FIELD(S, egress) },
+	KEY_COUNT(S, "egress_ttl", egress_ttl, 1, 255, "1",
+		  "IP TTL of the egress packets (1 to 255; 1 stays on the local network)"),
 };
 #undef S
+
+#define F struct msh_feed_conf
+static const struct conf_key feed_keys[] = {
+	{ .name = "shard", .set = set_shard_name, .fmt = fmt_shard_name, .def = "",
+	  .doc = "the [shard NAME] the feed's messages are appended to (required)",
+	  FIELD(F, shard) },
+	{ .name = "line_a", .set = set_mcast, .fmt = fmt_mcast, .def = "",
+	  .doc = "line A, GROUP:PORT[@PORTNAME] on a port with role = feed or ingest (no "
+		 "@PORTNAME: the ingest port); required",
+	  FIELD(F, line[0]) },
+	{ .name = "line_b", .set = set_mcast, .fmt = fmt_mcast, .def = "",
+	  .doc = "line B, GROUP:PORT[@PORTNAME], not line A's (empty: line A only)",
+	  FIELD(F, line[1]) },
+	{ .name = "source", .set = set_ipv4, .fmt = fmt_ipv4, .def = "",
+	  .doc = "SSM: take the lines only from this sender, a unicast a.b.c.d (empty: any "
+		 "source)",
+	  FIELD(F, source) },
+	KEY_ENUM(F, "format", format, format_words, "moldudp64",
+		 "moldudp64: sequenced packets, lines A and B arbitrated; raw: each datagram as "
+		 "it comes"),
+	KEY_DURATION(F, "gap_timeout", gap_timeout_ns, 10 * NS_PER_US, 10 * NS_PER_S, "5ms",
+		     "how long a gap waits for the other line before it is given up (10us to 10s)"),
+	KEY_COUNT(F, "hold_packets", hold_packets, 1, 65535, "4096",
+		  "packets held past a gap while it waits (1 to 65535)"),
+	KEY_COUNT(F, "max_jump", max_jump, 1, 1ull << 32, "1000000",
+		  "a sequence number further ahead than this is bad input (1 to 4294967296)"),
+	{ .name = "rerequest", .set = set_rerequest, .fmt = fmt_rerequest, .def = "",
+	  .doc = "the upstream re-request server, ADDR:PORT, asked for gaps (empty: none)" },
+	KEY_DURATION(F, "rerequest_timeout", rerequest_timeout_ns, NS_PER_MS, 10 * NS_PER_S,
+		     "50ms", "how long an asked gap waits for the answer (1ms to 10s)"),
+	KEY_COUNT(F, "rerequest_rate", rerequest_rate, 1, 100000, "100",
+		  "re-requests per second at most (1 to 100000)"),
+	KEY_ENUM(F, "capture_header", capture_header, on_off_words, "off",
+		 "on: keep each datagram's header with its payload (only with format = raw)"),
+};
+#undef F
 
 static const struct conf_section sec_appliance = {
 	"appliance", appliance_keys, MSH_ARRAY_SIZE(appliance_keys),
 };
 static const struct conf_section sec_port = { "port", port_keys, MSH_ARRAY_SIZE(port_keys) };
 static const struct conf_section sec_shard = { "shard", shard_keys, MSH_ARRAY_SIZE(shard_keys) };
+static const struct conf_section sec_feed = { "feed", feed_keys, MSH_ARRAY_SIZE(feed_keys) };
 
 _Static_assert(MSH_ARRAY_SIZE(appliance_keys) <= MAX_SECTION_KEYS, "key_line too small");
 _Static_assert(MSH_ARRAY_SIZE(port_keys) <= MAX_SECTION_KEYS, "key_line too small");
 _Static_assert(MSH_ARRAY_SIZE(shard_keys) <= MAX_SECTION_KEYS, "key_line too small");
+_Static_assert(MSH_ARRAY_SIZE(feed_keys) <= MAX_SECTION_KEYS, "key_line too small");
 
 static const struct conf_key *
 key_find(const struct conf_section *sec, const char *name)
@@ -1065,6 +1381,12 @@ msh_port_conf_defaults(struct msh_port_conf *p)
 	section_defaults(&sec_port, p, sizeof(*p));
 }
 
+void
+msh_feed_conf_defaults(struct msh_feed_conf *f)
+{
+	section_defaults(&sec_feed, f, sizeof(*f));
+}
+
 int
 msh_conf_set_shard(struct msh_shard_conf *s, const char *key, const char *val, char *err,
 		   size_t errlen)
@@ -1077,6 +1399,13 @@ msh_conf_set_port(struct msh_port_conf *p, const char *key, const char *val, cha
 		  size_t errlen)
 {
 	return conf_set(&sec_port, p, key, val, err, errlen);
+}
+
+int
+msh_conf_set_feed(struct msh_feed_conf *f, const char *key, const char *val, char *err,
+		  size_t errlen)
+{
+	return conf_set(&sec_feed, f, key, val, err, errlen);
 }
 
 int
@@ -1146,6 +1475,259 @@ msh_shard_conf_check(const struct msh_shard_conf *s, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *const line_key[MSH_CONF_FEED_LINES] = { "line_a", "line_b" };
+
+static bool
+mcast_same(const struct msh_mcast_addr *a, const struct msh_mcast_addr *b)
+{
+	return a->group == b->group && a->port == b->port &&
+	       strncmp(a->port_name, b->port_name, sizeof(a->port_name)) == 0;
+}
+
+int
+msh_feed_conf_check(const struct msh_feed_conf *f, char *err, size_t errlen)
+{
+	static const struct msh_name unset;
+	char val[MSH_CONF_PATH_LEN + 8];
+	const struct msh_mcast_addr *a = &f->line[0], *b = &f->line[1];
+	struct msh_feed_conf tmp;
+
+	if (!name_field_ok(f->name, sizeof(f->name))) {
+		set_err(err, errlen,
+			"name: not a feed name (1 to %d letters, digits, '_', '-' or '.')",
+			MSH_CONF_PORT_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	if (msh_name_eq(&f->shard, &unset)) {
+		set_err(err, errlen, "shard: missing (the NAME of the [shard NAME] the feed "
+			"appends to)");
+		return -EINVAL;
+	}
+	if (!msh_name_valid(&f->shard)) {
+		set_err(err, errlen, "shard: not a shard name (1 to %d printable ASCII "
+			"characters, no spaces)", MSH_NAME_LEN);
+		return -EINVAL;
+	}
+	/* Each key's own rules, on the formatted value, as msh_shard_conf_check(). */
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(feed_keys); i++) {
+		const struct conf_key *k = &feed_keys[i];
+
+		memcpy(&tmp, f, sizeof(tmp));
+		k->fmt(k, f, val, sizeof(val));
+		if (k->set(k, &tmp, val, err, errlen) != 0)
+			return -EINVAL;
+	}
+	if (a->group == 0) {
+		set_err(err, errlen, "line_a: missing (" MCAST_FORM ")");
+		return -EINVAL;
+	}
+	if (b->group != 0 && mcast_same(a, b)) {
+		set_err(err, errlen,
+			"line_b: '%s' is line_a too (line B needs its own group, UDP port or "
+			"port; leave it empty for one line)",
+			msh_fmt_mcast_addr(b, val, sizeof(val)));
+		return -EINVAL;
+	}
+	if (f->capture_header && f->format != MSH_FEED_RAW) {
+		set_err(err, errlen, "capture_header: only with format = raw");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The [port NAME] of that name, or NULL. */
+static const struct msh_port_conf *
+port_named(const struct msh_conf *c, const char *name)
+{
+	for (unsigned int i = 0; i < c->n_ports; i++)
+		if (strncmp(c->ports[i].name, name, MSH_CONF_PORT_NAME_LEN) == 0)
+			return &c->ports[i];
+	return NULL;
+}
+
+static const char *
+role_word(enum msh_port_role role)
+{
+	for (const struct conf_word *w = role_words; w->word != NULL; w++)
+		if (w->value == (unsigned int)role)
+			return w->word;
+	return "?";
+}
+
+/* A feed line as the appliance binds it: GROUP:PORT on one port. */
+struct binding {
+	uint32_t group;
+	uint16_t udp_port;
+	const struct msh_port_conf *port;
+	unsigned int feed, line;
+};
+
+/* The port line @p l of feed @p i arrives on; NULL, with the reason, if none may. */
+static const struct msh_port_conf *
+feed_line_port(const struct msh_conf *c, const struct msh_port_conf *ingest, unsigned int i,
+	       unsigned int l, char *err, size_t errlen)
+{
+	const struct msh_feed_conf *f = &c->feeds[i];
+	const struct msh_mcast_addr *m = &f->line[l];
+	const struct msh_port_conf *p;
+
+	if (m->port_name[0] == '\0') {
+		if (ingest == NULL)
+			set_err(err, errlen,
+				"[feed %s] %s: no @PORTNAME, and no [port NAME] has role = ingest "
+				"(name a port with role = feed: GROUP:PORT@PORTNAME)", f->name,
+				line_key[l]);
+		return ingest;
+	}
+	p = port_named(c, m->port_name);
+	if (p == NULL) {
+		set_err(err, errlen, "[feed %s] %s: no [port NAME] section declares '%s'", f->name,
+			line_key[l], m->port_name);
+		return NULL;
+	}
+	if (p->role != MSH_PORT_INGEST && p->role != MSH_PORT_FEED) {
+		set_err(err, errlen,
+			"[feed %s] %s: [port %s] has role = %s (a feed line needs a port with "
+			"role = feed or ingest)", f->name, line_key[l], p->name,
+			role_word(p->role));
+		return NULL;
+	}
+	return p;
+}
+
+/* Line @p l of feed @p i binds what @p o has bound already. */
+static int
+binding_err(const struct msh_conf *c, const struct binding *o, unsigned int i, unsigned int l,
+	    char *err, size_t errlen)
+{
+	const struct msh_feed_conf *f = &c->feeds[i];
+	struct msh_mcast_addr bare = f->line[l];
+	char addr[64];
+
+	memset(bare.port_name, 0, sizeof(bare.port_name));
+	msh_fmt_mcast_addr(&bare, addr, sizeof(addr));
+	if (o->feed == i)
+		set_err(err, errlen, "[feed %s] %s: %s on [port %s] is %s too", f->name,
+			line_key[l], addr, o->port->name, line_key[o->line]);
+	else
+		set_err(err, errlen,
+			"[feed %s] %s: %s on [port %s] is [feed %s]'s %s too (one feed per group "
+			"and UDP port on a port)", f->name, line_key[l], addr, o->port->name,
+			c->feeds[o->feed].name, line_key[o->line]);
+	return -EINVAL;
+}
+
+/* The feeds against the ports and shards of the file; @p ingest may be NULL. */
+static int
+feeds_check(const struct msh_conf *c, const struct msh_port_conf *ingest, char *err,
+	    size_t errlen)
+{
+	struct binding bound[MSH_CONF_MAX_FEEDS * MSH_CONF_FEED_LINES];
+	char name[MSH_NAME_LEN + 1], msg[MSH_CONF_ERR_LEN];
+	unsigned int n_bound = 0;
+
+	for (unsigned int i = 0; i < c->n_feeds; i++) {
+		const struct msh_feed_conf *f = &c->feeds[i];
+		const struct msh_shard_conf *s = NULL;
+
+		if (msh_feed_conf_check(f, msg, sizeof(msg)) != 0) {
+			set_err(err, errlen, "[feed %.*s] %s",
+				(int)strnlen(f->name, sizeof(f->name)), f->name, msg);
+			return -EINVAL;
+		}
+		msh_name_to_str(&f->shard, name);
+		for (unsigned int j = 0; j < c->n_shards && s == NULL; j++)
+			if (msh_name_eq(&c->shards[j].name, &f->shard))
+				s = &c->shards[j];
+		if (s == NULL) {
+			set_err(err, errlen,
+				"[feed %s] shard: no [shard NAME] section declares '%s'", f->name,
+				name);
+			return -EINVAL;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			if (msh_name_eq(&c->feeds[j].shard, &f->shard)) {
+				set_err(err, errlen,
+					"[feed %s] shard: '%s' is fed by [feed %s] too (one feed "
+					"per shard)", f->name, name, c->feeds[j].name);
+				return -EINVAL;
+			}
+		}
+		if (s->replicas == 2) {
+			set_err(err, errlen,
+				"[feed %s] shard: [shard %s] has replicas = 2; a fed shard with "
+				"replicas = 2 is not built yet", f->name, name);
+			return -EINVAL;
+		}
+		for (unsigned int l = 0; l < MSH_CONF_FEED_LINES; l++) {
+			const struct msh_mcast_addr *m = &f->line[l];
+			const struct msh_port_conf *p;
+
+			if (m->group == 0)
+				continue;
+			p = feed_line_port(c, ingest, i, l, err, errlen);
+			if (p == NULL)
+				return -EINVAL;
+			for (unsigned int j = 0; j < n_bound; j++)
+				if (bound[j].group == m->group && bound[j].udp_port == m->port &&
+				    bound[j].port == p)
+					return binding_err(c, &bound[j], i, l, err, errlen);
+			bound[n_bound++] = (struct binding){
+				.group = m->group, .udp_port = m->port, .port = p,
+				.feed = i,         .line = l,
+			};
+		}
+	}
+	return 0;
+}
+
+/* A shard's egress: a port that can send it, and a group of its own. */
+static int
+egress_check(const struct msh_conf *c, unsigned int i, const struct msh_port_conf *ingest,
+	     char *err, size_t errlen)
+{
+	const struct msh_shard_conf *s = &c->shards[i];
+	const struct msh_mcast_addr *e = &s->egress;
+	char name[MSH_NAME_LEN + 1], other[MSH_NAME_LEN + 1], ip[INET_ADDRSTRLEN];
+
+	if (e->group == 0)
+		return 0;
+	msh_name_to_str(&s->name, name);
+	if (e->port_name[0] != '\0') {
+		const struct msh_port_conf *p = port_named(c, e->port_name);
+
+		if (p == NULL) {
+			set_err(err, errlen,
+				"[shard %s] egress: no [port NAME] section declares '%s'", name,
+				e->port_name);
+			return -EINVAL;
+		}
+		if (p->role != MSH_PORT_INGEST) {
+			set_err(err, errlen,
+				"[shard %s] egress: [port %s] has role = %s; egress goes out of "
+				"the ingest port in this version (name it, or leave @PORTNAME "
+				"out)", name, p->name, role_word(p->role));
+			return -EINVAL;
+		}
+	} else if (ingest == NULL) {
+		set_err(err, errlen,
+			"[shard %s] egress: needs a [port NAME] with role = ingest (egress goes "
+			"out of the ingest port in this version)", name);
+		return -EINVAL;
+	}
+	for (unsigned int j = 0; j < i; j++) {
+		if (c->shards[j].egress.group == e->group) {
+			set_err(err, errlen,
+				"[shard %s] egress: group %s is [shard %s]'s egress group too "
+				"(each shard needs a group of its own)", name,
+				fmt_ip(e->group, ip, sizeof(ip)),
+				msh_name_to_str(&c->shards[j].name, other));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int
 conf_check(const struct msh_conf *c, char *err, size_t errlen)
 {
@@ -1191,7 +1773,8 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 				return -EINVAL;
 			}
 		}
-		if (p->udp_port == p->retrans_port) {
+		/* A feed port takes no PUBLISH and no re-requests: its UDP ports are unused. */
+		if (p->role != MSH_PORT_FEED && p->udp_port == p->retrans_port) {
 			set_err(err, errlen, "[port %s] retrans_port: %u is udp_port too", p->name,
 				p->retrans_port);
 			return -EINVAL;
@@ -1210,7 +1793,7 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			ingest = p;
-		} else {
+		} else if (p->role == MSH_PORT_REPLICATION) {
 			if (p->peer_ip == 0) {
 				set_err(err, errlen, "[port %s] peer: missing (the other appliance's "
 					"replication address, a.b.c.d)", p->name);
@@ -1294,8 +1877,10 @@ conf_check(const struct msh_conf *c, char *err, size_t errlen)
 				ingest->mtu, ingest->mtu - DATAGRAM_OVERHEAD);
 			return -EINVAL;
 		}
+		if (egress_check(c, i, ingest, err, errlen) != 0)
+			return -EINVAL;
 	}
-	return 0;
+	return feeds_check(c, ingest, err, errlen);
 }
 
 /* ---- loading ---- */
@@ -1316,6 +1901,7 @@ struct load_ctx {
 	unsigned int app_line;
 	unsigned int port_line[MSH_CONF_MAX_PORTS];
 	unsigned int shard_line[MSH_CONF_MAX_SHARDS];
+	unsigned int feed_line[MSH_CONF_MAX_FEEDS];
 	unsigned int err_line; /* of the first error, 0 for none */
 	char err[MSH_CONF_ERR_LEN];
 };
@@ -1331,19 +1917,6 @@ load_err(struct load_ctx *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x->err, sizeof(x->err), fmt, ap);
 	va_end(ap);
-}
-
-static bool
-port_name_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len >= MSH_CONF_PORT_NAME_LEN)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!name_char(*s, "_-."))
-			return false;
-	return true;
 }
 
 static void
@@ -1373,8 +1946,8 @@ section_open(struct load_ctx *x, const char *str, size_t len)
 
 	x->sec = NULL;
 	if (end == NULL) {
-		load_err(x, "%.*s: unterminated section header (use [appliance], [port NAME] or "
-			 "[shard NAME])", hl, str);
+		load_err(x, "%.*s: unterminated section header (use [appliance], [port NAME], "
+			 "[shard NAME] or [feed NAME])", hl, str);
 		return -EINVAL;
 	}
 	for (p = end + 1; *p == ' ' || *p == '\t'; p++)
@@ -1477,8 +2050,41 @@ section_open(struct load_ctx *x, const char *str, size_t len)
 		section_enter(x, &sec_shard, sc);
 		return 0;
 	}
-	load_err(x, "%.*s: unknown section type '%.*s' (use [appliance], [port NAME] or "
-		 "[shard NAME])", (int)(end - str + 1), str, (int)MSH_MIN(tlen, 64u), type);
+	if (word_is(type, tlen, sec_feed.type)) {
+		struct msh_feed_conf *fc;
+
+		if (nlen == 0) {
+			load_err(x, "[feed]: needs a name: [feed NAME]");
+			return -EINVAL;
+		}
+		if (nlen >= sizeof(name) || !port_name_ok(name)) {
+			load_err(x, "[feed %s]: not a feed name (1 to %d letters, digits, '_', "
+				 "'-' or '.')", name, MSH_CONF_PORT_NAME_LEN - 1);
+			return -EINVAL;
+		}
+		for (unsigned int i = 0; i < c->n_feeds; i++) {
+			if (strcmp(c->feeds[i].name, name) == 0) {
+				load_err(x, "[feed %s]: duplicate section (first at line %u)", name,
+					 x->feed_line[i]);
+				return -EINVAL;
+			}
+		}
+		if (c->n_feeds == MSH_CONF_MAX_FEEDS) {
+			load_err(x, "[feed %s]: too many feeds (at most %d)", name,
+				 MSH_CONF_MAX_FEEDS);
+			return -EINVAL;
+		}
+		x->feed_line[c->n_feeds] = x->lineno;
+		fc = &c->feeds[c->n_feeds++];
+		msh_feed_conf_defaults(fc);
+		memcpy(fc->name, name, nlen);
+		snprintf(x->label, sizeof(x->label), "[feed %s]", fc->name);
+		section_enter(x, &sec_feed, fc);
+		return 0;
+	}
+	load_err(x, "%.*s: unknown section type '%.*s' (use [appliance], [port NAME], "
+		 "[shard NAME] or [feed NAME])", (int)(end - str + 1), str,
+		 (int)MSH_MIN(tlen, 64u), type);
 	return -EINVAL;
 }
 
@@ -1503,8 +2109,8 @@ key_line_check(struct load_ctx *x, const char *str, size_t len)
 		return -EINVAL;
 	}
 	if (x->sec == NULL) {
-		load_err(x, "%.*s: key outside a section (put it under [appliance], [port NAME] or "
-			 "[shard NAME])", (int)MSH_MIN(klen, 64u), str);
+		load_err(x, "%.*s: key outside a section (put it under [appliance], [port NAME], "
+			 "[shard NAME] or [feed NAME])", (int)MSH_MIN(klen, 64u), str);
 		return -EINVAL;
 	}
 	return 0;
@@ -1706,10 +2312,14 @@ msh_conf_dump(const struct msh_conf *c, FILE *out)
 
 	/* Names first, so that nothing is written for a configuration that cannot be
 	 * read back; a ']' in a shard name would end its section header early. */
-	if (c->n_ports > MSH_CONF_MAX_PORTS || c->n_shards > MSH_CONF_MAX_SHARDS)
+	if (c->n_ports > MSH_CONF_MAX_PORTS || c->n_shards > MSH_CONF_MAX_SHARDS ||
+	    c->n_feeds > MSH_CONF_MAX_FEEDS)
 		return -EINVAL;
 	for (unsigned int i = 0; i < c->n_ports; i++)
-		if (!port_name_ok(c->ports[i].name))
+		if (!name_field_ok(c->ports[i].name, sizeof(c->ports[i].name)))
+			return -EINVAL;
+	for (unsigned int i = 0; i < c->n_feeds; i++)
+		if (!name_field_ok(c->feeds[i].name, sizeof(c->feeds[i].name)))
 			return -EINVAL;
 	for (unsigned int i = 0; i < c->n_shards; i++)
 		if (!msh_name_valid(&c->shards[i].name) ||
@@ -1726,6 +2336,10 @@ msh_conf_dump(const struct msh_conf *c, FILE *out)
 	for (unsigned int i = 0; i < c->n_shards; i++) {
 		fprintf(out, "\n[shard %s]\n", msh_name_to_str(&c->shards[i].name, name));
 		dump_section(out, &sec_shard, &c->shards[i]);
+	}
+	for (unsigned int i = 0; i < c->n_feeds; i++) {
+		fprintf(out, "\n[feed %s]\n", c->feeds[i].name);
+		dump_section(out, &sec_feed, &c->feeds[i]);
 	}
 	return ferror(out) ? -EIO : 0;
 }

@@ -2,8 +2,9 @@
  * Copyright(c) 2026 memshard authors
  *
  * The appliance configuration: one INI file (libinih) with an [appliance]
- * section, one [port NAME] section per DPDK port and one [shard NAME] section
- * per shard declared at start. config/memshard.conf documents every key.
+ * section, one [port NAME] section per DPDK port, one [shard NAME] section
+ * per shard declared at start and one [feed NAME] section per multicast feed
+ * taken in. config/memshard.conf documents every key.
  *
  * Keys are set through one function per section (msh_conf_set_*), shared by the
  * file loader, the control socket (shard create / shard set) and the tests, so
@@ -30,6 +31,9 @@
 #define MSH_CONF_MAX_SHARDS 256
 #define MSH_CONF_PATH_LEN 256
 #define MSH_CONF_PORT_NAME_LEN 32
+#define MSH_CONF_MAX_FEEDS 32
+/** A feed's two lines: line A is 0, line B is 1 (lib/arb.h's MSH_ARB_LINES). */
+#define MSH_CONF_FEED_LINES 2
 
 enum msh_storage { MSH_STORAGE_MEMORY = 0, MSH_STORAGE_PERSISTENT };
 enum msh_on_full { MSH_ON_FULL_REJECT = 0, MSH_ON_FULL_EVICT };
@@ -38,9 +42,17 @@ enum msh_spill { MSH_SPILL_OFF = 0, MSH_SPILL_DISK };
 enum msh_spill_release { MSH_RELEASE_EAGER = 0, MSH_RELEASE_LAZY };
 enum msh_idle { MSH_IDLE_SPIN = 0, MSH_IDLE_BACKOFF };
 enum msh_hugepages { MSH_HUGE_AUTO = 0, MSH_HUGE_REQUIRE, MSH_HUGE_OFF };
-enum msh_port_role { MSH_PORT_INGEST = 0, MSH_PORT_REPLICATION };
+enum msh_port_role { MSH_PORT_INGEST = 0, MSH_PORT_REPLICATION, MSH_PORT_FEED };
 enum msh_start_role { MSH_START_SECONDARY = 0, MSH_START_PRIMARY };
 enum msh_failover { MSH_FAILOVER_AUTO = 0, MSH_FAILOVER_MANUAL };
+enum msh_feed_format { MSH_FEED_MOLDUDP64 = 0, MSH_FEED_RAW };
+
+/** A multicast destination GROUP:PORT[@PORTNAME] (feed lines, shard egress). */
+struct msh_mcast_addr {
+	uint32_t group;  /**< host order, 224.0.0.0/4; 0: not set */
+	uint16_t port;   /**< UDP port */
+	char port_name[MSH_CONF_PORT_NAME_LEN]; /**< [port NAME]; "" = the ingest port */
+};
 
 /** Per-shard settings ([shard NAME] keys, "shard create" arguments). */
 struct msh_shard_conf {
@@ -59,6 +71,9 @@ struct msh_shard_conf {
 	uint32_t max_publishers;     /**< max_publishers = count (dedupe table bound) */
 	uint32_t max_subscribers;    /**< max_subscribers = count */
 	uint32_t worker;             /**< worker = index or auto (MSH_WORKER_AUTO) */
+	/* Multicast egress (docs/FEEDS.md): the shard also sent as a MoldUDP64 feed. */
+	struct msh_mcast_addr egress; /**< egress = GROUP:PORT[@PORTNAME], empty: none */
+	uint8_t egress_ttl;           /**< egress_ttl = 1..255, default 1 (the local network) */
 };
 
 /** [shard] worker = auto: the appliance picks the worker with the fewest shards. */
@@ -67,7 +82,7 @@ struct msh_shard_conf {
 /** One DPDK port ([port NAME]). */
 struct msh_port_conf {
 	char name[MSH_CONF_PORT_NAME_LEN];
-	enum msh_port_role role;  /**< role = ingest | replication */
+	enum msh_port_role role;  /**< role = ingest | replication | feed */
 	char device[MSH_CONF_PATH_LEN]; /**< device = vdev devargs or PCI address */
 	uint32_t ipv4;            /**< address = a.b.c.d/len (host order) */
 	uint8_t prefix_len;
@@ -84,6 +99,26 @@ struct msh_port_conf {
 	enum msh_failover failover;     /**< failover = auto | manual */
 	uint64_t failover_silence_ns;   /**< failover_silence = duration */
 	uint64_t hello_interval_ns;     /**< hello_interval = duration */
+};
+
+/**
+ * One multicast feed ([feed NAME], "feed create"): lines A and B of one
+ * upstream feed, appended to one shard (docs/FEEDS.md).
+ */
+struct msh_feed_conf {
+	char name[MSH_CONF_PORT_NAME_LEN]; /**< letters, digits, '_', '-', '.' */
+	struct msh_name shard;        /**< shard = NAME (required) */
+	struct msh_mcast_addr line[MSH_CONF_FEED_LINES]; /**< line_a (required), line_b */
+	uint32_t source;              /**< source = a.b.c.d (SSM), 0: any source */
+	enum msh_feed_format format;  /**< format = moldudp64 | raw */
+	uint64_t gap_timeout_ns;      /**< gap_timeout = duration */
+	uint32_t hold_packets;        /**< hold_packets = count held past a gap */
+	uint64_t max_jump;            /**< max_jump = count: further ahead is bad input */
+	uint32_t rerequest_ip;        /**< rerequest = ADDR:PORT, 0: none */
+	uint16_t rerequest_port;
+	uint64_t rerequest_timeout_ns; /**< rerequest_timeout = duration */
+	uint32_t rerequest_rate;      /**< rerequest_rate = requests/s */
+	bool capture_header;          /**< capture_header = on | off (format = raw) */
 };
 
 /** [appliance] settings. */
@@ -111,12 +146,15 @@ struct msh_conf {
 	struct msh_port_conf ports[MSH_CONF_MAX_PORTS];
 	unsigned int n_shards;
 	struct msh_shard_conf shards[MSH_CONF_MAX_SHARDS];
+	unsigned int n_feeds;
+	struct msh_feed_conf feeds[MSH_CONF_MAX_FEEDS];
 };
 
 /** Fill @p c with every default (what an empty file gives). */
 void msh_conf_defaults(struct msh_conf *c);
 void msh_shard_conf_defaults(struct msh_shard_conf *s);
 void msh_port_conf_defaults(struct msh_port_conf *p);
+void msh_feed_conf_defaults(struct msh_feed_conf *f);
 
 /**
  * Load an INI file on top of the defaults and check the result as a whole.
@@ -143,6 +181,8 @@ int msh_conf_set_shard(struct msh_shard_conf *s, const char *key, const char *va
 		       size_t errlen);
 int msh_conf_set_port(struct msh_port_conf *p, const char *key, const char *val, char *err,
 		      size_t errlen);
+int msh_conf_set_feed(struct msh_feed_conf *f, const char *key, const char *val, char *err,
+		      size_t errlen);
 int msh_conf_set_appliance(struct msh_appliance_conf *a, const char *key, const char *val,
 			   char *err, size_t errlen);
 
@@ -155,10 +195,33 @@ int msh_conf_set_appliance(struct msh_appliance_conf *a, const char *key, const 
 int msh_shard_conf_check(const struct msh_shard_conf *s, char *err, size_t errlen);
 
 /**
+ * Check one feed on its own: its name, every key's range, line_a set, lines A
+ * and B not the same GROUP:PORT@PORTNAME, a source only with IGMPv3-style
+ * source filtering (a unicast address), rerequest set with its port. What
+ * needs the rest of the configuration (the shard, the ports) is checked by
+ * msh_conf_load() for the file, and by the appliance for "feed create".
+ * @p err gets "KEY: reason".
+ */
+int msh_feed_conf_check(const struct msh_feed_conf *f, char *err, size_t errlen);
+
+/**
+ * Parse GROUP:PORT[@PORTNAME]: a multicast group (224.0.0.0/4 but not
+ * 224.0.0.0/24, the link-local control block), a UDP port 1..65535 and an
+ * optional port name. An empty string clears @p out (not set).
+ * @return 0 or -EINVAL with the reason in @p err, naming the value and the form
+ *         but no key ("'239.1.1.1' needs a UDP port (GROUP:PORT[@PORTNAME], e.g.
+ *         239.1.1.1:30001)"); the key setters put "KEY: " in front. @p out is
+ *         written only on success.
+ */
+int msh_parse_mcast_addr(const char *s, struct msh_mcast_addr *out, char *err, size_t errlen);
+/** Format it back the way msh_parse_mcast_addr() reads it ("" when not set). */
+char *msh_fmt_mcast_addr(const struct msh_mcast_addr *a, char *buf, size_t len);
+
+/**
  * Write the configuration as a valid INI file that msh_conf_load() reads back
  * equal: every key of every section, each after a comment with its doc and default.
- * @return 0, -EINVAL (nothing written) if a port or shard name cannot be written
- *         in a section header, -EIO on a write error.
+ * @return 0, -EINVAL (nothing written) if a port, shard or feed name cannot be
+ *         written in a section header, -EIO on a write error.
  */
 int msh_conf_dump(const struct msh_conf *c, FILE *out);
 

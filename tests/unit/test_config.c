@@ -240,6 +240,10 @@ test_port_keys(void **state)
 	assert_int_equal(p.mtu, 9000);
 	SET("rx_queues", "4");
 	assert_int_equal(p.rx_queues, 4);
+	SET("role", "feed");
+	assert_int_equal(p.role, MSH_PORT_FEED);
+	SET("role", "ingest");
+	assert_int_equal(p.role, MSH_PORT_INGEST);
 #undef SET
 
 	assert_int_equal(msh_conf_set_port(&p, "iface", "x", err, sizeof(err)), -ENOENT);
@@ -293,6 +297,7 @@ test_shard_keys(void **state)
 
 	assert_int_equal(msh_conf_set_shard(&s, "name", "x", err, sizeof(err)), -ENOENT);
 	assert_has(err, "name: unknown key (one of storage, replicas, acks, segment_bytes, ");
+	assert_has(err, ", max_subscribers, worker, egress, egress_ttl)");
 }
 
 static void
@@ -451,7 +456,7 @@ test_enums(void **state)
 
 	msh_port_conf_defaults(&p);
 	assert_int_equal(msh_conf_set_port(&p, "role", "repl", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "role: 'repl' is not one of ingest, replication");
+	assert_string_equal(err, "role: 'repl' is not one of ingest, replication, feed");
 
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(msh_conf_set_appliance(&a, "hugepages", "yes", err, sizeof(err)),
@@ -710,7 +715,7 @@ test_bad_lines(void **state)
 		/* unknown section */
 		{ "[appliance]\nworkers = 1\n[shrad ticks]\nstorage = memory\n",
 		  "t.conf:3: [shrad ticks]: unknown section type 'shrad' (use [appliance], [port "
-		  "NAME] or [shard NAME])" },
+		  "NAME], [shard NAME] or [feed NAME])" },
 		{ "[Appliance]\n", "t.conf:1: [Appliance]: unknown section type 'Appliance'" },
 		{ "[]\n", "t.conf:1: []: unknown section type ''" },
 		/* duplicate sections */
@@ -739,11 +744,12 @@ test_bad_lines(void **state)
 		{ "[appliance]\n= 5\n", "t.conf:2: [appliance] '= 5': missing key before '='" },
 		/* the shape of the file */
 		{ "workers = 2\n[appliance]\n",
-		  "t.conf:1: workers: key outside a section (put it under [appliance], [port NAME] "
-		  "or [shard NAME])" },
+		  "t.conf:1: workers: key outside a section (put it under [appliance], [port "
+		  "NAME], [shard NAME] or [feed NAME])" },
 		{ "[appliance]\nworkers = 1\nworkers = 1\n",
 		  "t.conf:3: [appliance] workers: set twice (first at line 2)" },
-		{ "[shard ticks\n", "t.conf:1: [shard ticks: unterminated section header" },
+		{ "[shard ticks\n", "t.conf:1: [shard ticks: unterminated section header (use "
+				   "[appliance], [port NAME], [shard NAME] or [feed NAME])" },
 		{ "[shard ticks] spill\n", "t.conf:1: [shard ticks] spill: text after the section "
 					   "header" },
 		{ "[appliance]\nworkers = 1 # one\n",
@@ -1180,7 +1186,927 @@ test_example_file(void **state)
 			fail_msg("%s: key '%.*s' has no comment", path, (int)(eq - line), line);
 		keys++;
 	}
-	assert_int_equal(keys, 14 + 2 * 15 + 14); /* two ports in the example */
+	assert_int_equal(keys, 14 + 2 * 15 + 16); /* two ports in the example */
+	free(text);
+	free(example);
+	free(c);
+}
+
+/* ---- multicast feeds ([feed NAME], role = feed, shard egress) ---- */
+
+/* Two feed ports and two shards: what the feed cases below build on. */
+#define FEED_BASE                                                                             \
+	"[port in]\ndevice = a\naddress = 10.0.0.1/24\n"                                      \
+	"[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\n"                        \
+	"[port mdB]\nrole = feed\ndevice = c\naddress = 10.2.0.1/24\n"                        \
+	"[shard ticks]\n[shard other]\n"
+
+static void
+test_mcast_addr(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint32_t group;
+		uint16_t port;
+		const char *name, *want; /* on success / the reason of a refusal */
+	} cases[] = {
+		{ "239.1.1.1:30001", 0, 0xef010101, 30001, "", NULL },
+		{ "239.255.255.255:1", 0, 0xefffffff, 1, "", NULL },
+		{ "224.0.1.0:65535", 0, 0xe0000100, 65535, "", NULL },
+		{ "224.0.0.255:5", 0 - EINVAL, 0, 0, NULL,
+		  "'224.0.0.255:5' is in 224.0.0.0/24, the link-local control block" },
+		{ "239.1.1.1:30001@feed_A-1.x", 0, 0xef010101, 30001, "feed_A-1.x", NULL },
+		{ "239.1.1.1:7@a234567890123456789012345678901", 0, 0xef010101, 7,
+		  "a234567890123456789012345678901", NULL },
+		{ "224.0.0.5:5", -EINVAL, 0, 0, NULL,
+		  "'224.0.0.5:5' is in 224.0.0.0/24, the link-local control block (IGMP, OSPF, "
+		  "...); use another group, e.g. 239.1.1.1:30001" },
+		{ "224.0.0.1", -EINVAL, 0, 0, NULL, "is in 224.0.0.0/24" },
+		{ "240.0.0.1:1", -EINVAL, 0, 0, NULL,
+		  "'240.0.0.1:1' is not a multicast group (use one in 224.0.0.0/4, e.g. "
+		  "239.1.1.1:30001)" },
+		{ "223.255.255.255:1", -EINVAL, 0, 0, NULL, "is not a multicast group" },
+		{ "10.0.0.1:1", -EINVAL, 0, 0, NULL, "is not a multicast group" },
+		{ "0.0.0.0:1", -EINVAL, 0, 0, NULL, "is not a multicast group" },
+		{ "239.1.1.1", -EINVAL, 0, 0, NULL,
+		  "'239.1.1.1' needs a UDP port (GROUP:PORT[@PORTNAME], e.g. 239.1.1.1:30001)" },
+		{ "239.1.1.1@mdA", -EINVAL, 0, 0, NULL, "needs a UDP port" },
+		{ "239.1.1.1:0", -EINVAL, 0, 0, NULL,
+		  "'239.1.1.1:0' has a bad UDP port (use 1 to 65535 after the ':', e.g. "
+		  "239.1.1.1:30001)" },
+		{ "239.1.1.1:65536", -EINVAL, 0, 0, NULL, "'239.1.1.1:65536' has a bad UDP port" },
+		{ "239.1.1.1:99999999999999999999999", -EINVAL, 0, 0, NULL, "has a bad UDP port" },
+		{ "239.1.1.1:", -EINVAL, 0, 0, NULL, "has a bad UDP port" },
+		{ "239.1.1.1:+5", -EINVAL, 0, 0, NULL, "has a bad UDP port" },
+		{ "239.1.1.1:-5", -EINVAL, 0, 0, NULL, "has a bad UDP port" },
+		{ "239.1.1.1:@mdA", -EINVAL, 0, 0, NULL, "has a bad UDP port" },
+		{ "239.1.1.1:30001x", -EINVAL, 0, 0, NULL,
+		  "'239.1.1.1:30001x' has text after the UDP port (GROUP:PORT[@PORTNAME], e.g. "
+		  "239.1.1.1:30001@feed0)" },
+		{ "239.1.1.1:30001 ", -EINVAL, 0, 0, NULL, "has text after the UDP port" },
+		{ "239.1.1.1:30001:2", -EINVAL, 0, 0, NULL, "has text after the UDP port" },
+		{ "239.1.1.1:30001@", -EINVAL, 0, 0, NULL,
+		  "'239.1.1.1:30001@' has a bad port name after '@' (the NAME of a [port NAME]: "
+		  "1 to 31 letters, digits, '_', '-' or '.')" },
+		{ "239.1.1.1:30001@a/b", -EINVAL, 0, 0, NULL, "has a bad port name after '@'" },
+		{ "239.1.1.1:30001@a b", -EINVAL, 0, 0, NULL, "has a bad port name after '@'" },
+		{ "239.1.1.1:30001@mdA ", -EINVAL, 0, 0, NULL, "has a bad port name after '@'" },
+		{ "239.1.1.1:30001@a@b", -EINVAL, 0, 0, NULL, "has a bad port name after '@'" },
+		{ "239.1.1.1:7@a2345678901234567890123456789012", -EINVAL, 0, 0, NULL,
+		  "has a bad port name after '@'" },
+		{ "239.1.1:30001", -EINVAL, 0, 0, NULL,
+		  "'239.1.1:30001' does not start with a multicast group (GROUP:PORT[@PORTNAME], "
+		  "e.g. 239.1.1.1:30001)" },
+		{ "239.1.1.256:1", -EINVAL, 0, 0, NULL, "does not start with a multicast group" },
+		{ " 239.1.1.1:1", -EINVAL, 0, 0, NULL, "does not start with a multicast group" },
+		{ "feed:30001", -EINVAL, 0, 0, NULL, "does not start with a multicast group" },
+		{ ":30001", -EINVAL, 0, 0, NULL, "does not start with a multicast group" },
+	};
+	struct msh_mcast_addr a, a0;
+	char err[MSH_CONF_ERR_LEN], buf[64];
+
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
+		int rc;
+
+		memset(&a, 0xa5, sizeof(a));
+		memcpy(&a0, &a, sizeof(a));
+		strcpy(err, "");
+		rc = msh_parse_mcast_addr(cases[i].s, &a, err, sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("msh_parse_mcast_addr(\"%s\") = %d, want %d (%s)", cases[i].s, rc,
+				 cases[i].rc, err);
+		if (rc != 0) {
+			assert_has(err, cases[i].want);
+			assert_memory_equal(&a, &a0, sizeof(a)); /* untouched on error */
+			continue;
+		}
+		assert_int_equal(a.group, cases[i].group);
+		assert_int_equal(a.port, cases[i].port);
+		assert_string_equal(a.port_name, cases[i].name);
+		/* The rest of the name is cleared: equal settings are equal bytes. */
+		for (size_t j = strlen(a.port_name); j < sizeof(a.port_name); j++)
+			assert_int_equal(a.port_name[j], 0);
+		assert_string_equal(msh_fmt_mcast_addr(&a, buf, sizeof(buf)), cases[i].s);
+	}
+
+	/* Empty: not set, all zero. */
+	memset(&a, 0xa5, sizeof(a));
+	assert_int_equal(msh_parse_mcast_addr("", &a, err, sizeof(err)), 0);
+	memset(&a0, 0, sizeof(a0));
+	assert_memory_equal(&a, &a0, sizeof(a));
+	assert_string_equal(msh_fmt_mcast_addr(&a, buf, sizeof(buf)), "");
+	assert_int_equal(msh_parse_mcast_addr(NULL, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(msh_parse_mcast_addr("239.1.1.1", &a, NULL, 0), -EINVAL);
+
+	/* Half a setting is written so that it reads back refused, not as unset. */
+	a.port = 5;
+	assert_string_equal(msh_fmt_mcast_addr(&a, buf, sizeof(buf)), "0.0.0.0:5");
+	assert_int_equal(msh_parse_mcast_addr(buf, &a0, err, sizeof(err)), -EINVAL);
+	memset(&a, 0, sizeof(a));
+	strcpy(a.port_name, "mdA");
+	assert_string_equal(msh_fmt_mcast_addr(&a, buf, sizeof(buf)), "0.0.0.0:0@mdA");
+	a.group = 0xef010101;
+	assert_string_equal(msh_fmt_mcast_addr(&a, buf, sizeof(buf)), "239.1.1.1:0@mdA");
+	assert_int_equal(msh_parse_mcast_addr(buf, &a0, err, sizeof(err)), -EINVAL);
+	/* A name without its NUL is written whole, and too long to read back. */
+	a.port = 1;
+	memset(a.port_name, 'x', sizeof(a.port_name));
+	msh_fmt_mcast_addr(&a, buf, sizeof(buf));
+	assert_int_equal(strlen(buf), strlen("239.1.1.1:1@") + MSH_CONF_PORT_NAME_LEN);
+	assert_int_equal(msh_parse_mcast_addr(buf, &a0, err, sizeof(err)), -EINVAL);
+	assert_has(err, "has a bad port name after '@'");
+}
+
+static void
+test_feed_keys(void **state)
+{
+	struct msh_feed_conf f, z;
+	struct msh_shard_conf s;
+	char err[MSH_CONF_ERR_LEN] = "", name[MSH_NAME_LEN + 1];
+
+	/* Defaults. */
+	memset(&f, 0xa5, sizeof(f));
+	msh_feed_conf_defaults(&f);
+	memset(&z, 0, sizeof(z));
+	assert_string_equal(f.name, "");
+	assert_memory_equal(&f.shard, &z.shard, sizeof(f.shard)); /* not set */
+	assert_memory_equal(&f.line[0], &z.line[0], sizeof(f.line[0]));
+	assert_memory_equal(&f.line[1], &z.line[1], sizeof(f.line[1]));
+	assert_int_equal(f.source, 0);
+	assert_int_equal(f.format, MSH_FEED_MOLDUDP64);
+	assert_int_equal(f.gap_timeout_ns, 5000000ull);
+	assert_int_equal(f.hold_packets, 4096);
+	assert_int_equal(f.max_jump, 1000000);
+	assert_int_equal(f.rerequest_ip, 0);
+	assert_int_equal(f.rerequest_port, 0);
+	assert_int_equal(f.rerequest_timeout_ns, 50000000ull);
+	assert_int_equal(f.rerequest_rate, 100);
+	assert_false(f.capture_header);
+	msh_shard_conf_defaults(&s);
+	assert_memory_equal(&s.egress, &z.line[0], sizeof(s.egress));
+	assert_int_equal(s.egress_ttl, 1);
+
+#define SET(k, v) assert_int_equal(msh_conf_set_feed(&f, k, v, err, sizeof(err)), 0)
+	SET("shard", "ticks");
+	assert_string_equal(msh_name_to_str(&f.shard, name), "ticks");
+	SET("shard", "!~]#x");
+	assert_string_equal(msh_name_to_str(&f.shard, name), "!~]#x");
+	SET("line_a", "239.1.2.3:30001@mdA");
+	assert_int_equal(f.line[0].group, 0xef010203);
+	assert_int_equal(f.line[0].port, 30001);
+	assert_string_equal(f.line[0].port_name, "mdA");
+	SET("line_a", "239.1.2.3:30001");
+	assert_string_equal(f.line[0].port_name, "");
+	assert_int_equal(f.line[0].port_name[1], 0); /* the old name is gone */
+	SET("line_b", "239.1.2.4:30002@mdB");
+	assert_int_equal(f.line[1].group, 0xef010204);
+	assert_int_equal(f.line[1].port, 30002);
+	assert_string_equal(f.line[1].port_name, "mdB");
+	SET("line_b", "");
+	assert_memory_equal(&f.line[1], &z.line[1], sizeof(f.line[1]));
+	SET("source", "10.90.1.1");
+	assert_int_equal(f.source, 0x0a5a0101);
+	SET("format", "raw");
+	assert_int_equal(f.format, MSH_FEED_RAW);
+	SET("gap_timeout", "10us");
+	assert_int_equal(f.gap_timeout_ns, 10000);
+	SET("gap_timeout", "10s");
+	assert_int_equal(f.gap_timeout_ns, 10000000000ull);
+	SET("hold_packets", "65535");
+	assert_int_equal(f.hold_packets, 65535);
+	SET("hold_packets", "1");
+	assert_int_equal(f.hold_packets, 1);
+	SET("max_jump", "4294967296");
+	assert_int_equal(f.max_jump, 1ull << 32);
+	SET("max_jump", "1");
+	assert_int_equal(f.max_jump, 1);
+	SET("rerequest", "10.90.1.1:30010");
+	assert_int_equal(f.rerequest_ip, 0x0a5a0101);
+	assert_int_equal(f.rerequest_port, 30010);
+	SET("rerequest_timeout", "1ms");
+	assert_int_equal(f.rerequest_timeout_ns, 1000000);
+	SET("rerequest_rate", "100000");
+	assert_int_equal(f.rerequest_rate, 100000);
+	SET("capture_header", "on");
+	assert_true(f.capture_header);
+	SET("capture_header", "off");
+	assert_false(f.capture_header);
+	SET("rerequest", "");
+	assert_int_equal(f.rerequest_ip, 0);
+	assert_int_equal(f.rerequest_port, 0);
+	SET("source", "");
+	assert_int_equal(f.source, 0);
+	SET("shard", "");
+	assert_memory_equal(&f.shard, &z.shard, sizeof(f.shard));
+#undef SET
+
+	assert_int_equal(msh_conf_set_feed(&f, "line", "x", err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "line: unknown key (one of shard, line_a, line_b, source, format, "
+				 "gap_timeout, hold_packets, max_jump, rerequest, "
+				 "rerequest_timeout, rerequest_rate, capture_header)");
+	assert_int_equal(msh_conf_set_feed(&f, "line_a", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(msh_conf_set_feed(NULL, "line_a", "", err, sizeof(err)), -EINVAL);
+
+	/* The shard's egress keys. */
+	assert_int_equal(msh_conf_set_shard(&s, "egress", "239.192.10.1:31001@in", err,
+					    sizeof(err)), 0);
+	assert_int_equal(s.egress.group, 0xefc00a01);
+	assert_int_equal(s.egress.port, 31001);
+	assert_string_equal(s.egress.port_name, "in");
+	assert_int_equal(msh_conf_set_shard(&s, "egress_ttl", "255", err, sizeof(err)), 0);
+	assert_int_equal(s.egress_ttl, 255);
+	assert_int_equal(msh_conf_set_shard(&s, "egress", "", err, sizeof(err)), 0);
+	assert_int_equal(s.egress.group, 0);
+}
+
+/* Every refusal of a feed key: by the setter (which then changes nothing) and in
+ * a file (which names the line, the section and the key). */
+static void
+test_feed_bad_values(void **state)
+{
+	static const struct {
+		const char *key, *val, *want;
+	} cases[] = {
+		{ "shard", "waytoolongname", "shard: 'waytoolongname' is not a shard name (1 to "
+					     "10 printable ASCII characters, no spaces)" },
+		{ "shard", "a\x01", "shard: 'a\x01' is not a shard name" },
+		{ "line_a", "239.1.1.1", "line_a: '239.1.1.1' needs a UDP port (GROUP:PORT"
+					 "[@PORTNAME], e.g. 239.1.1.1:30001)" },
+		{ "line_a", "224.0.0.5:30001", "line_a: '224.0.0.5:30001' is in 224.0.0.0/24, "
+					       "the link-local control block" },
+		{ "line_a", "10.0.0.1:30001", "line_a: '10.0.0.1:30001' is not a multicast "
+					      "group (use one in 224.0.0.0/4" },
+		{ "line_b", "240.0.0.1:30001", "line_b: '240.0.0.1:30001' is not a multicast "
+					       "group" },
+		{ "line_b", "239.1.1.1:0", "line_b: '239.1.1.1:0' has a bad UDP port (use 1 to "
+					   "65535 after the ':'" },
+		{ "line_a", "239.1.1.1:65536", "line_a: '239.1.1.1:65536' has a bad UDP port" },
+		{ "line_a", "239.1.1.1:30001 junk", "line_a: '239.1.1.1:30001 junk' has text "
+						    "after the UDP port" },
+		{ "line_a", "239.1.1.1:30001@a/b", "line_a: '239.1.1.1:30001@a/b' has a bad port "
+						   "name after '@'" },
+		{ "line_a", "mdA:30001", "line_a: 'mdA:30001' does not start with a multicast "
+					 "group" },
+		{ "source", "239.1.1.1", "source: '239.1.1.1' is not a unicast address" },
+		{ "source", "0.0.0.0", "source: '0.0.0.0' is not a unicast address" },
+		{ "source", "255.255.255.255", "source: '255.255.255.255' is not a unicast "
+					       "address" },
+		{ "source", "10.0.0", "source: '10.0.0' is not an IPv4 address (a.b.c.d" },
+		{ "source", "10.0.0.1/24", "source: '10.0.0.1/24' is not an IPv4 address" },
+		{ "format", "itch", "format: 'itch' is not one of moldudp64, raw" },
+		{ "format", "MoldUDP64", "format: 'MoldUDP64' is not one of moldudp64, raw" },
+		{ "gap_timeout", "5", "gap_timeout: '5' has no unit (add one of ns, us, ms, s, m "
+				      "or h, e.g. 5s)" },
+		{ "gap_timeout", "9us", "gap_timeout: '9us' is out of range (10us to 10s)" },
+		{ "gap_timeout", "11s", "gap_timeout: '11s' is out of range (10us to 10s)" },
+		{ "gap_timeout", "0", "gap_timeout: '0' is out of range (10us to 10s)" },
+		{ "hold_packets", "0", "hold_packets: '0' is out of range (1 to 65535)" },
+		{ "hold_packets", "65536", "hold_packets: '65536' is out of range (1 to 65535)" },
+		{ "hold_packets", "4k", "hold_packets: '4k' is not a number (use a whole number "
+					"from 1 to 65535)" },
+		{ "max_jump", "0", "max_jump: '0' is out of range (1 to 4294967296)" },
+		{ "max_jump", "4294967297", "max_jump: '4294967297' is out of range (1 to "
+					    "4294967296)" },
+		{ "rerequest", "10.90.1.1", "rerequest: '10.90.1.1' needs a UDP port (ADDR:PORT, "
+					    "e.g. 10.80.0.1:30010)" },
+		{ "rerequest", "10.90.1.1:0", "rerequest: '10.90.1.1:0' has a bad UDP port (use 1 "
+					      "to 65535 after the ':'" },
+		{ "rerequest", "10.90.1.1:65536", "rerequest: '10.90.1.1:65536' has a bad UDP "
+						  "port" },
+		{ "rerequest", "10.90.1.1:5x", "rerequest: '10.90.1.1:5x' has a bad UDP port" },
+		{ "rerequest", "239.1.1.1:5", "rerequest: '239.1.1.1:5' is not a unicast address "
+					      "(the re-request server's ADDR:PORT" },
+		{ "rerequest", "0.0.0.0:5", "rerequest: '0.0.0.0:5' is not a unicast address" },
+		{ "rerequest", "10.90.1:5", "rerequest: '10.90.1:5' is not an IPv4 address and "
+					    "UDP port (use ADDR:PORT, e.g. 10.80.0.1:30010)" },
+		{ "rerequest", "10.90.1.1@mdA", "rerequest: '10.90.1.1@mdA' is not an IPv4 "
+						"address and UDP port" },
+		{ "rerequest_timeout", "999us", "rerequest_timeout: '999us' is out of range (1ms "
+						"to 10s)" },
+		{ "rerequest_timeout", "11s", "rerequest_timeout: '11s' is out of range (1ms to "
+					      "10s)" },
+		{ "rerequest_rate", "0", "rerequest_rate: '0' is out of range (1 to 100000)" },
+		{ "rerequest_rate", "100001", "rerequest_rate: '100001' is out of range (1 to "
+					      "100000)" },
+		{ "capture_header", "yes", "capture_header: 'yes' is not one of off, on" },
+		{ "capture_header", "1", "capture_header: '1' is not one of off, on" },
+	};
+	struct msh_conf *c = conf_new();
+	char err[MSH_CONF_ERR_LEN], text[256], want[300];
+	struct msh_feed_conf f, f0;
+
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
+		int rc;
+
+		msh_feed_conf_defaults(&f);
+		memcpy(&f0, &f, sizeof(f));
+		strcpy(err, "");
+		rc = msh_conf_set_feed(&f, cases[i].key, cases[i].val, err, sizeof(err));
+		if (rc != -EINVAL)
+			fail_msg("%s = '%s' gave %d, want -EINVAL", cases[i].key, cases[i].val, rc);
+		assert_has(err, cases[i].want);
+		assert_memory_equal(&f, &f0, sizeof(f)); /* a refused value changes nothing */
+
+		snprintf(text, sizeof(text), FEED_BASE "[feed itch]\n%s = %s\n",
+			 cases[i].key, cases[i].val);
+		rc = load(c, text, err);
+		if (rc != -EINVAL)
+			fail_msg("file with %s = '%s' gave %d, want -EINVAL", cases[i].key,
+				 cases[i].val, rc);
+		snprintf(want, sizeof(want), "t.conf:15: [feed itch] %s", cases[i].want);
+		assert_has(err, want);
+	}
+
+	/* A name starting with ';' would read back as a comment; the setter says so. */
+	msh_feed_conf_defaults(&f);
+	assert_int_equal(msh_conf_set_feed(&f, "shard", ";x", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "shard: ';x' starts with ';', which starts a comment in the "
+				 "configuration file");
+	assert_int_equal(msh_conf_set_feed(&f, "shard", "x;", err, sizeof(err)), 0);
+
+	/* The shard's egress keys, in a file too. */
+	assert_int_equal(load(c, FEED_BASE "[shard e]\negress = 239.1.1.1\n", err), -EINVAL);
+	assert_string_equal(err, "t.conf:15: [shard e] egress: '239.1.1.1' needs a UDP port "
+				 "(GROUP:PORT[@PORTNAME], e.g. 239.1.1.1:30001)");
+	assert_int_equal(load(c, "[shard e]\negress = 224.0.0.251:5353\n", err), -EINVAL);
+	assert_has(err, "t.conf:2: [shard e] egress: '224.0.0.251:5353' is in 224.0.0.0/24");
+	assert_int_equal(load(c, "[shard e]\negress_ttl = 0\n", err), -EINVAL);
+	assert_string_equal(err, "t.conf:2: [shard e] egress_ttl: '0' is out of range (1 to 255)");
+	assert_int_equal(load(c, "[shard e]\negress_ttl = 256\n", err), -EINVAL);
+	assert_string_equal(err, "t.conf:2: [shard e] egress_ttl: '256' is out of range (1 to "
+				 "255)");
+	free(c);
+}
+
+/* A [feed NAME] section setting every key, on the ports and shards of a file. */
+static void
+test_feed_section(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "[feed]\n", "t.conf:1: [feed]: needs a name: [feed NAME]" },
+		{ "[feed a/b]\n", "t.conf:1: [feed a/b]: not a feed name (1 to 31 letters, digits, "
+				  "'_', '-' or '.')" },
+		{ "[feed two words]\n", "t.conf:1: [feed two words]: not a feed name" },
+		{ "[feed a2345678901234567890123456789012]\n", "t.conf:1: [feed "
+		  "a2345678901234567890123456789012]: not a feed name" },
+		{ "[shard ticks]\n[feed f]\nshard = ticks\n[feed f]\n",
+		  "t.conf:4: [feed f]: duplicate section (first at line 2)" },
+		{ "[feed f]\nlines = 2\n",
+		  "t.conf:2: [feed f] lines: unknown key (one of shard, line_a, line_b, source, "
+		  "format, gap_timeout, hold_packets, max_jump, rerequest, rerequest_timeout, "
+		  "rerequest_rate, capture_header)" },
+		{ "[feed f]\nshard = a\nhold_packets = 1\nshard = b\n",
+		  "t.conf:4: [feed f] shard: set twice (first at line 2)" },
+		{ "[feed f] x\n", "t.conf:1: [feed f] x: text after the section header" },
+		{ "[feed f\n", "t.conf:1: [feed f: unterminated section header" },
+		{ "[feeds f]\n", "t.conf:1: [feeds f]: unknown section type 'feeds' (use "
+				 "[appliance], [port NAME], [shard NAME] or [feed NAME])" },
+	};
+	struct msh_conf *c = conf_new();
+	const struct msh_feed_conf *f;
+	char err[MSH_CONF_ERR_LEN], name[MSH_NAME_LEN + 1], *text, *p;
+	int rc;
+
+	rc = load(c,
+		  FEED_BASE
+		  "[feed itch]\n"
+		  "shard = ticks\n"
+		  "line_a = 239.192.1.1:30001@mdA\n"
+		  "line_b = 239.192.2.1:30002@mdB\n"
+		  "source = 10.90.1.1\n"
+		  "format = raw\n"
+		  "gap_timeout = 250us\n"
+		  "hold_packets = 512\n"
+		  "max_jump = 4294967296\n"
+		  "rerequest = 10.90.1.2:30010\n"
+		  "rerequest_timeout = 20ms\n"
+		  "rerequest_rate = 2500\n"
+		  "capture_header = on\n"
+		  "[feed ouch.2]\n"
+		  "shard = other\n"
+		  "line_a = 239.192.1.1:30001\n",
+		  err);
+	if (rc != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c->n_feeds, 2);
+	f = &c->feeds[0];
+	assert_string_equal(f->name, "itch");
+	assert_string_equal(msh_name_to_str(&f->shard, name), "ticks");
+	assert_int_equal(f->line[0].group, 0xefc00101);
+	assert_int_equal(f->line[0].port, 30001);
+	assert_string_equal(f->line[0].port_name, "mdA");
+	assert_int_equal(f->line[1].group, 0xefc00201);
+	assert_int_equal(f->line[1].port, 30002);
+	assert_string_equal(f->line[1].port_name, "mdB");
+	assert_int_equal(f->source, 0x0a5a0101);
+	assert_int_equal(f->format, MSH_FEED_RAW);
+	assert_int_equal(f->gap_timeout_ns, 250000);
+	assert_int_equal(f->hold_packets, 512);
+	assert_int_equal(f->max_jump, 1ull << 32);
+	assert_int_equal(f->rerequest_ip, 0x0a5a0102);
+	assert_int_equal(f->rerequest_port, 30010);
+	assert_int_equal(f->rerequest_timeout_ns, 20000000);
+	assert_int_equal(f->rerequest_rate, 2500);
+	assert_true(f->capture_header);
+	assert_int_equal(msh_feed_conf_check(f, err, sizeof(err)), 0);
+
+	/* The second one: its keys' defaults, line A on the ingest port (the same
+	 * GROUP:PORT as itch's line A, on another port). */
+	f = &c->feeds[1];
+	assert_string_equal(f->name, "ouch.2");
+	assert_string_equal(msh_name_to_str(&f->shard, name), "other");
+	assert_int_equal(f->line[0].group, 0xefc00101);
+	assert_string_equal(f->line[0].port_name, "");
+	assert_int_equal(f->line[1].group, 0);
+	assert_int_equal(f->format, MSH_FEED_MOLDUDP64);
+	assert_int_equal(f->gap_timeout_ns, 5000000);
+	assert_int_equal(f->hold_packets, 4096);
+	assert_int_equal(f->max_jump, 1000000);
+	assert_int_equal(f->rerequest_ip, 0);
+	assert_int_equal(f->rerequest_timeout_ns, 50000000);
+	assert_int_equal(f->rerequest_rate, 100);
+	assert_false(f->capture_header);
+	assert_int_equal(c->ports[1].role, MSH_PORT_FEED);
+	assert_int_equal(c->ports[2].role, MSH_PORT_FEED);
+
+	/* The section itself: names, duplicates, the limit, unknown and repeated keys. */
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(bad); i++) {
+		rc = load(c, bad[i].text, err);
+		if (rc != -EINVAL)
+			fail_msg("case %zu gave %d, want -EINVAL (%s)", i, rc, err);
+		assert_has(err, bad[i].want);
+	}
+	assert_int_equal(c->n_feeds, 2); /* failed loads left it as it was */
+
+	/* 32 feeds at most, the 33rd named at its line; a port and a feed may share a name. */
+	text = calloc(MSH_CONF_MAX_FEEDS + 2, 16);
+	assert_non_null(text);
+	p = text;
+	for (int i = 0; i <= MSH_CONF_MAX_FEEDS; i++)
+		p += sprintf(p, "[feed f%d]\n", i);
+	assert_int_equal(load(c, text, err), -EINVAL);
+	assert_string_equal(err, "t.conf:33: [feed f32]: too many feeds (at most 32)");
+	free(text);
+	rc = load(c, "[port in]\ndevice = a\naddress = 10.0.0.1/24\n[shard in]\n[feed in]\n"
+		  "shard = in\nline_a = 239.1.1.1:1@in\n", err);
+	if (rc != 0)
+		fail_msg("%s", err);
+	free(c);
+}
+
+/* Store @p v in the field of @p size bytes at @p p. */
+static void
+put_field(void *p, size_t size, uint64_t v)
+{
+	uint8_t v8 = (uint8_t)v;
+	uint16_t v16 = (uint16_t)v;
+	uint32_t v32 = (uint32_t)v;
+
+	switch (size) {
+	case 1:
+		memcpy(p, &v8, 1);
+		break;
+	case 2:
+		memcpy(p, &v16, 2);
+		break;
+	case 4:
+		memcpy(p, &v32, 4);
+		break;
+	default:
+		assert_int_equal(size, 8);
+		memcpy(p, &v, 8);
+		break;
+	}
+}
+
+/* msh_feed_conf_check() on structs filled in code, as "feed create" would. */
+static void
+test_feed_check(void **state)
+{
+	/* Each key's range, as the setter has it: the field, a bad value, the refusal. */
+	static const struct {
+		size_t off, size;
+		uint64_t v;
+		const char *want;
+	} cases[] = {
+#define FLD(f) offsetof(struct msh_feed_conf, f), sizeof(((struct msh_feed_conf *)0)->f)
+		{ FLD(hold_packets), 0, "hold_packets: '0' is out of range (1 to 65535)" },
+		{ FLD(hold_packets), 65536, "hold_packets: '65536' is out of range" },
+		{ FLD(max_jump), 0, "max_jump: '0' is out of range (1 to 4294967296)" },
+		{ FLD(max_jump), (1ull << 32) + 1, "max_jump: '4294967297' is out of range" },
+		{ FLD(gap_timeout_ns), 9999, "gap_timeout: '9999ns' is out of range (10us to "
+					     "10s)" },
+		{ FLD(rerequest_timeout_ns), 0, "rerequest_timeout: '0' is out of range (1ms to "
+						"10s)" },
+		{ FLD(rerequest_rate), 0, "rerequest_rate: '0' is out of range (1 to 100000)" },
+		{ FLD(format), 7, "format: '?7' is not one of moldudp64, raw" },
+		{ FLD(source), 0xef010101, "source: '239.1.1.1' is not a unicast address" },
+		{ FLD(rerequest_ip), 0x0a000001, "rerequest: '10.0.0.1:0' has a bad UDP port" },
+		{ FLD(rerequest_port), 5, "rerequest: '0.0.0.0:5' is not a unicast address" },
+		{ FLD(line[0].port), 0, "line_a: '239.1.1.1:0@mdA' has a bad UDP port" },
+		{ FLD(line[0].group), 0xe0000005, "line_a: '224.0.0.5:30001@mdA' is in "
+						  "224.0.0.0/24" },
+		{ FLD(line[1].port), 5, "line_b: '0.0.0.0:5' is not a multicast group" },
+		{ FLD(line[1].group), 0x0a000001, "line_b: '10.0.0.1:0' is not a multicast group" },
+#undef FLD
+	};
+	struct msh_feed_conf f, g;
+	char err[MSH_CONF_ERR_LEN];
+
+	msh_feed_conf_defaults(&f);
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "name: not a feed name (1 to 31 letters, digits, '_', '-' or "
+				 "'.')");
+	strcpy(f.name, "a/b");
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_has(err, "name: not a feed name");
+	memset(f.name, 'x', sizeof(f.name)); /* no NUL */
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_has(err, "name: not a feed name");
+	memset(f.name, 0, sizeof(f.name));
+	strcpy(f.name, "itch");
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "shard: missing (the NAME of the [shard NAME] the feed appends "
+				 "to)");
+	memcpy(f.shard.b, "tic ks    ", MSH_NAME_LEN);
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "shard: not a shard name (1 to 10 printable ASCII characters, no "
+				 "spaces)");
+	assert_int_equal(msh_name_from_str(&f.shard, ";x"), 0);
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_has(err, "shard: ';x' starts with ';'");
+	assert_int_equal(msh_name_from_str(&f.shard, "ticks"), 0);
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line_a: missing (GROUP:PORT[@PORTNAME], e.g. 239.1.1.1:30001)");
+	assert_int_equal(msh_conf_set_feed(&f, "line_a", "239.1.1.1:30001@mdA", err, sizeof(err)),
+			 0);
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+
+	/* Line B: not line A's GROUP:PORT@PORTNAME; a different name, group or port is fine. */
+	f.line[1] = f.line[0];
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line_b: '239.1.1.1:30001@mdA' is line_a too (line B needs its "
+				 "own group, UDP port or port; leave it empty for one line)");
+	strcpy(f.line[1].port_name, "mdB");
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+	f.line[1] = f.line[0];
+	f.line[1].port++;
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+	f.line[1] = f.line[0];
+	f.line[1].group++;
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+
+	/* capture_header belongs to format = raw. */
+	f.capture_header = true;
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "capture_header: only with format = raw");
+	f.format = MSH_FEED_RAW;
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+
+	/* Each key's range, as the setter has it. */
+	f.capture_header = false;
+	f.format = MSH_FEED_MOLDUDP64;
+	memset(&f.line[1], 0, sizeof(f.line[1]));
+	assert_int_equal(msh_feed_conf_check(&f, err, sizeof(err)), 0);
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
+		memcpy(&g, &f, sizeof(g));
+		put_field((uint8_t *)&g + cases[i].off, cases[i].size, cases[i].v);
+		strcpy(err, "");
+		if (msh_feed_conf_check(&g, err, sizeof(err)) != -EINVAL)
+			fail_msg("case %zu passed (%s)", i, err);
+		assert_has(err, cases[i].want);
+	}
+	/* A port name without its NUL. */
+	memcpy(&g, &f, sizeof(g));
+	memset(g.line[0].port_name, 'x', sizeof(g.line[0].port_name));
+	assert_int_equal(msh_feed_conf_check(&g, err, sizeof(err)), -EINVAL);
+	assert_has(err, "line_a: '239.1.1.1:30001@xxxxxxxx");
+	assert_has(err, "has a bad port name after '@'");
+}
+
+/* What a feed needs from the rest of the file, the feed port role, shard egress. */
+static void
+test_feed_cross_checks(void **state)
+{
+#define REPL_PORT                                                                             \
+	"[port r]\nrole = replication\ndevice = r\naddress = 10.9.0.1/30\npeer = 10.9.0.2\n"
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		/* the feed's own rules, prefixed with its section */
+		{ FEED_BASE "[feed f]\nline_a = 239.1.1.1:1\n",
+		  "t.conf: [feed f] shard: missing (the NAME of the [shard NAME] the feed appends "
+		  "to)" },
+		{ FEED_BASE "[feed f]\nshard = ticks\n",
+		  "t.conf: [feed f] line_a: missing (GROUP:PORT[@PORTNAME], e.g. "
+		  "239.1.1.1:30001)" },
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdA\n"
+			    "line_b = 239.1.1.1:1@mdA\n",
+		  "t.conf: [feed f] line_b: '239.1.1.1:1@mdA' is line_a too" },
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1\ncapture_header = on\n",
+		  "t.conf: [feed f] capture_header: only with format = raw" },
+		/* the shard */
+		{ FEED_BASE "[feed f]\nshard = nope\nline_a = 239.1.1.1:1\n",
+		  "t.conf: [feed f] shard: no [shard NAME] section declares 'nope'" },
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1\n"
+			    "[feed g]\nshard = ticks\nline_a = 239.1.1.2:1\n",
+		  "t.conf: [feed g] shard: 'ticks' is fed by [feed f] too (one feed per shard)" },
+		{ REPL_PORT "[shard ticks]\nreplicas = 2\nmax_message = 1000\n"
+			    "[port in]\ndevice = a\naddress = 10.0.0.1/24\n"
+			    "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1\n",
+		  "t.conf: [feed f] shard: [shard ticks] has replicas = 2; a fed shard with "
+		  "replicas = 2 is not built yet" },
+		/* the ports */
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdC\n",
+		  "t.conf: [feed f] line_a: no [port NAME] section declares 'mdC'" },
+		{ FEED_BASE REPL_PORT "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdA\n"
+				      "line_b = 239.1.1.2:1@r\n",
+		  "t.conf: [feed f] line_b: [port r] has role = replication (a feed line needs a "
+		  "port with role = feed or ingest)" },
+		{ "[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\n[shard ticks]\n"
+		  "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdA\nline_b = 239.1.1.2:1\n",
+		  "t.conf: [feed f] line_b: no @PORTNAME, and no [port NAME] has role = ingest "
+		  "(name a port with role = feed: GROUP:PORT@PORTNAME)" },
+		/* one binding of a GROUP:PORT per port */
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdA\n"
+			    "[feed g]\nshard = other\nline_a = 239.1.1.2:1@mdA\n"
+			    "line_b = 239.1.1.1:1@mdA\n",
+		  "t.conf: [feed g] line_b: 239.1.1.1:1 on [port mdA] is [feed f]'s line_a too "
+		  "(one feed per group and UDP port on a port)" },
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@in\n"
+			    "[feed g]\nshard = other\nline_a = 239.1.1.1:1\n",
+		  "t.conf: [feed g] line_a: 239.1.1.1:1 on [port in] is [feed f]'s line_a too" },
+		{ FEED_BASE "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1\n"
+			    "line_b = 239.1.1.1:1@in\n",
+		  "t.conf: [feed f] line_b: 239.1.1.1:1 on [port in] is line_a too" },
+		/* feed ports: device and address like any port; not the ingest nor the
+		 * replication port */
+		{ "[port mdA]\nrole = feed\naddress = 10.1.0.1/24\n",
+		  "t.conf: [port mdA] device: missing" },
+		{ "[port mdA]\nrole = feed\ndevice = b\n", "t.conf: [port mdA] address: missing" },
+		{ "[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\nrx_queues = 2\n",
+		  "t.conf: [port mdA] rx_queues: 2 is more than workers (1)" },
+		{ FEED_BASE "[port mdC]\nrole = feed\ndevice = b\naddress = 10.3.0.1/24\n",
+		  "t.conf: [port mdC] device: 'b' is also [port mdA]'s" },
+		{ FEED_BASE "[port x]\nrole = feed\ndevice = x\naddress = 10.3.0.1/24\n"
+			    "[port y]\nrole = feed\n",
+		  "t.conf:18: [port y]: too many ports (at most 4)" },
+		{ "[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\n[shard ticks]\n"
+		  "replicas = 2\n",
+		  "t.conf: [shard ticks] replicas: 2 needs a [port NAME] with role = replication" },
+		/* egress */
+		{ FEED_BASE "[shard e]\negress = 239.2.2.2:1@mdA\n",
+		  "t.conf: [shard e] egress: [port mdA] has role = feed; egress goes out of the "
+		  "ingest port in this version (name it, or leave @PORTNAME out)" },
+		{ FEED_BASE REPL_PORT "[shard e]\negress = 239.2.2.2:1@r\n",
+		  "t.conf: [shard e] egress: [port r] has role = replication; egress goes out of "
+		  "the ingest port" },
+		{ FEED_BASE "[shard e]\negress = 239.2.2.2:1@nope\n",
+		  "t.conf: [shard e] egress: no [port NAME] section declares 'nope'" },
+		{ "[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\n"
+		  "[shard e]\negress = 239.2.2.2:1\n",
+		  "t.conf: [shard e] egress: needs a [port NAME] with role = ingest (egress goes "
+		  "out of the ingest port in this version)" },
+		{ FEED_BASE "[shard e]\negress = 239.2.2.2:1\n[shard f]\n"
+			    "[shard g]\negress = 239.2.2.2:2@in\n",
+		  "t.conf: [shard g] egress: group 239.2.2.2 is [shard e]'s egress group too (each "
+		  "shard needs a group of its own)" },
+		/* and what they allow: several feed ports, a feed port's unused UDP ports,
+		 * one GROUP:PORT on two ports, lines on the ingest port, a fed shard with an
+		 * egress, egress groups of their own */
+		{ FEED_BASE "[port mdC]\nrole = feed\ndevice = d\naddress = 10.3.0.1/24\n"
+			    "udp_port = 9001\nretrans_port = 9001\n"
+			    "[shard third]\negress = 239.2.2.3:1@in\negress_ttl = 32\n"
+			    "[shard fourth]\negress = 239.2.2.4:1\n"
+			    "[feed f]\nshard = ticks\nline_a = 239.1.1.1:1@mdA\n"
+			    "line_b = 239.1.1.1:1@mdB\n"
+			    "[feed g]\nshard = other\nline_a = 239.1.1.1:1@mdC\n"
+			    "line_b = 239.1.1.1:1\n"
+			    "[feed h]\nshard = third\nline_a = 239.1.1.1:2@in\n"
+			    "line_b = 239.1.1.2:1\n"
+			    "[feed i]\nshard = fourth\nline_a = 239.1.1.1:2@mdA\n"
+			    "source = 10.1.0.9\nrerequest = 10.1.0.9:30010\n",
+		  "" },
+		/* a feed port does not take the ingest port's place */
+		{ "[port mdA]\nrole = feed\ndevice = b\naddress = 10.1.0.1/24\n"
+		  "[port in]\ndevice = a\naddress = 10.0.0.1/24\n"
+		  "[port mdB]\nrole = feed\ndevice = c\naddress = 10.2.0.1/24\n"
+		  "[port in2]\ndevice = d\naddress = 10.3.0.1/24\n",
+		  "t.conf: [port in2] role: a second ingest port ([port in] is one); at most one" },
+	};
+#undef REPL_PORT
+	struct msh_conf *c = conf_new(), *before = conf_new();
+	char err[MSH_CONF_ERR_LEN];
+
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
+		int rc;
+
+		msh_conf_defaults(c);
+		memcpy(before, c, sizeof(*c));
+		rc = load(c, cases[i].text, err);
+		if (cases[i].want[0] == '\0') {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err);
+			continue;
+		}
+		if (rc != -EINVAL)
+			fail_msg("case %zu gave %d, want -EINVAL (%s)", i, rc, err);
+		assert_has(err, cases[i].want);
+		assert_memory_equal(c, before, sizeof(*c));
+	}
+	/* The allowed case, as loaded. */
+	assert_int_equal(load(c, cases[MSH_ARRAY_SIZE(cases) - 2].text, err), 0);
+	assert_int_equal(c->n_ports, 4);
+	assert_int_equal(c->ports[3].role, MSH_PORT_FEED);
+	assert_int_equal(c->n_feeds, 4);
+	assert_int_equal(c->shards[2].egress.group, 0xef020203);
+	assert_string_equal(c->shards[2].egress.port_name, "in");
+	assert_int_equal(c->shards[2].egress_ttl, 32);
+	assert_int_equal(c->shards[3].egress_ttl, 1);
+	free(c);
+	free(before);
+}
+
+/* The dump writes [feed NAME] sections after the shards, every key, and they load
+ * back equal; a feed name that cannot be written is refused before anything is. */
+static void
+test_feed_dump(void **state)
+{
+	static const char *const bad[] = { "", "a]b", "a b" };
+	struct msh_conf *c = conf_new();
+	char err[MSH_CONF_ERR_LEN], *text = NULL, *shard_at, *feed_at;
+	struct msh_feed_conf *f;
+	struct msh_shard_conf *s;
+	struct msh_port_conf *p;
+	size_t len = 0;
+	FILE *out;
+	int rc;
+
+	rc = load(c,
+		  FEED_BASE
+		  "[shard eg]\negress = 239.192.10.1:31001@in\negress_ttl = 64\n"
+		  "[feed itch]\nshard = ticks\nline_a = 239.192.1.1:30001@mdA\n"
+		  "line_b = 239.192.2.1:30002@mdB\nsource = 10.90.1.1\nformat = raw\n"
+		  "gap_timeout = 250us\nhold_packets = 512\nmax_jump = 4294967296\n"
+		  "rerequest = 10.90.1.2:30010\nrerequest_timeout = 20ms\nrerequest_rate = 2500\n"
+		  "capture_header = on\n"
+		  "[feed b]\nshard = other\nline_a = 224.0.1.0:65535\n",
+		  err);
+	if (rc != 0)
+		fail_msg("%s", err);
+	roundtrip(c);
+	text = dump(c);
+	shard_at = strstr(text, "\n[shard eg]\n");
+	feed_at = strstr(text, "\n[feed itch]\n");
+	assert_non_null(shard_at);
+	assert_non_null(feed_at);
+	assert_true(shard_at < feed_at);
+	assert_has(text, "\negress = 239.192.10.1:31001@in\n");
+	assert_has(text, "\negress_ttl = 64\n");
+	assert_has(text, "\nline_b = 239.192.2.1:30002@mdB\n");
+	assert_has(text, "\nrerequest = 10.90.1.2:30010\n");
+	assert_has(text, "\ncapture_header = on\n");
+	assert_has(text, "\n[feed b]\n# the [shard NAME] the feed's messages are appended to "
+			 "(required); default none\nshard = other\n");
+	assert_has(text, "\nline_b =\n");
+	free(text);
+
+	/* Built in code: 32 feeds with names at their limit, each on its own shard. */
+	msh_conf_defaults(c);
+	strcpy(c->path, "built");
+	assert_int_equal(msh_conf_set_appliance(&c->app, "arena_bytes", "8G", err, sizeof(err)),
+			 0);
+	p = &c->ports[c->n_ports++];
+	msh_port_conf_defaults(p);
+	strcpy(p->name, "in");
+	assert_int_equal(msh_conf_set_port(p, "device", "net_null0", err, sizeof(err)), 0);
+	assert_int_equal(msh_conf_set_port(p, "address", "1.2.3.4/32", err, sizeof(err)), 0);
+	for (int i = 0; i < MSH_CONF_MAX_FEEDS; i++) {
+		char name[40], val[64];
+
+		s = &c->shards[c->n_shards++];
+		msh_shard_conf_defaults(s);
+		snprintf(name, sizeof(name), "s%d", i);
+		assert_int_equal(msh_name_from_str(&s->name, name), 0);
+		snprintf(val, sizeof(val), "239.200.0.%d:%d@in", i + 1, 40000 + i);
+		assert_int_equal(msh_conf_set_shard(s, "egress", val, err, sizeof(err)), 0);
+		f = &c->feeds[c->n_feeds++];
+		msh_feed_conf_defaults(f);
+		snprintf(f->name, sizeof(f->name), "%031u", (unsigned int)i);
+		assert_int_equal(strlen(f->name), MSH_CONF_PORT_NAME_LEN - 1);
+		assert_int_equal(msh_conf_set_feed(f, "shard", name, err, sizeof(err)), 0);
+		snprintf(val, sizeof(val), "239.100.0.%d:%d@in", i + 1, 30000 + i);
+		assert_int_equal(msh_conf_set_feed(f, "line_a", val, err, sizeof(err)), 0);
+		assert_int_equal(msh_feed_conf_check(f, err, sizeof(err)), 0);
+	}
+	roundtrip(c);
+
+	/* Feed names that cannot be written in a header: nothing is written. */
+	for (size_t i = 0; i < MSH_ARRAY_SIZE(bad) + 1; i++) {
+		f = &c->feeds[MSH_CONF_MAX_FEEDS - 1];
+		if (i < MSH_ARRAY_SIZE(bad))
+			snprintf(f->name, sizeof(f->name), "%s", bad[i]);
+		else
+			memset(f->name, 'x', sizeof(f->name)); /* no NUL */
+		text = NULL;
+		len = 0;
+		out = open_memstream(&text, &len);
+		assert_non_null(out);
+		assert_int_equal(msh_conf_dump(c, out), -EINVAL);
+		fclose(out);
+		assert_int_equal(len, 0);
+		free(text);
+	}
+	c->n_feeds = MSH_CONF_MAX_FEEDS + 1;
+	text = NULL;
+	len = 0;
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	assert_int_equal(msh_conf_dump(c, out), -EINVAL);
+	fclose(out);
+	free(text);
+	free(c);
+}
+
+/* The commented-out feed example of config/memshard.conf ("#key = value" lines):
+ * taken in, it loads, and every feed key is there after its own comment. */
+static void
+test_example_feed(void **state)
+{
+	const char *path = getenv("MSH_CONF_EXAMPLE");
+	struct msh_conf *c = conf_new();
+	char err[MSH_CONF_ERR_LEN], *example, *text, *out, *line;
+	const struct msh_feed_conf *f;
+	char name[MSH_NAME_LEN + 1];
+	int keys = -1;
+
+	if (path == NULL || path[0] == '\0')
+		path = "config/memshard.conf";
+	example = read_all(path);
+	text = calloc(1, strlen(example) + 1);
+	assert_non_null(text);
+	out = text;
+	for (line = example; *line != '\0';) {
+		size_t n = strcspn(line, "\n");
+
+		/* "#[port mdA]", "#role = feed": the example; "# ..." and "#" explain. */
+		if (line[0] == '#' && (line[1] == '[' || (line[1] >= 'a' && line[1] <= 'z')))
+			line++, n--;
+		memcpy(out, line, n);
+		out += n;
+		line += n;
+		if (*line == '\n')
+			*out++ = *line++;
+	}
+	*out = '\0';
+	if (msh_conf_load_string(c, text, path, err, sizeof(err)) != 0)
+		fail_msg("the example with its commented-out sections taken in: %s", err);
+	assert_int_equal(c->n_ports, 4);
+	assert_int_equal(c->ports[2].role, MSH_PORT_FEED);
+	assert_int_equal(c->ports[3].role, MSH_PORT_FEED);
+	assert_int_equal(c->n_feeds, 1);
+	f = &c->feeds[0];
+	assert_string_equal(f->name, "itch");
+	assert_string_equal(msh_name_to_str(&f->shard, name), "ticks");
+	assert_string_equal(f->line[0].port_name, c->ports[2].name);
+	assert_string_equal(f->line[1].port_name, c->ports[3].name);
+	assert_int_equal(f->format, MSH_FEED_MOLDUDP64);
+	assert_int_equal(msh_feed_conf_check(f, err, sizeof(err)), 0);
+
+	/* Every feed key (what the dump writes for it), commented out, after a comment
+	 * that gives its default. */
+	free(text);
+	text = dump(c);
+	for (line = text; *line != '\0'; line = strchr(line, '\n') + 1) {
+		size_t klen = strcspn(line, " \n");
+		char needle[64];
+		const char *at, *doc, *prev;
+
+		if (*line == '[')
+			keys = strncmp(line, "[feed itch]\n", 12) == 0 ? 0 : -1;
+		if (*line == '#' || *line == '[' || *line == '\n' || keys < 0)
+			continue;
+		keys++;
+		snprintf(needle, sizeof(needle), "\n#%.*s = ", (int)klen, line);
+		at = strstr(example, needle);
+		if (at == NULL)
+			fail_msg("%s: no '#%.*s = ' in the feed example", path, (int)klen, line);
+		/* Back over the "# " lines right above it. */
+		for (doc = ++at; doc > example; doc = prev) {
+			prev = doc - 1;
+			while (prev > example && prev[-1] != '\n')
+				prev--;
+			if (strncmp(prev, "# ", 2) != 0)
+				break;
+		}
+		if (doc == at || memmem(doc, (size_t)(at - doc), "Default: ", 9) == NULL)
+			fail_msg("%s: feed key '%.*s' has no comment with its default", path,
+				 (int)klen, line);
+	}
+	assert_int_equal(keys, 12);
 	free(text);
 	free(example);
 	free(c);
@@ -1198,7 +2124,11 @@ main(void)
 		cmocka_unit_test(test_file_layout),    cmocka_unit_test(test_cross_checks),
 		cmocka_unit_test(test_shard_check),    cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_dump_roundtrip), cmocka_unit_test(test_example_file),
-		cmocka_unit_test(test_lcore_limit),
+		cmocka_unit_test(test_lcore_limit),    cmocka_unit_test(test_mcast_addr),
+		cmocka_unit_test(test_feed_keys),      cmocka_unit_test(test_feed_bad_values),
+		cmocka_unit_test(test_feed_section),   cmocka_unit_test(test_feed_check),
+		cmocka_unit_test(test_feed_cross_checks), cmocka_unit_test(test_feed_dump),
+		cmocka_unit_test(test_example_feed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
