@@ -14,6 +14,7 @@
 
 struct msh_arb_held {
 	uint64_t seq;
+	uint64_t rx_ns; /* when it arrived */
 	uint32_t count, len, slot;
 };
 
@@ -76,7 +77,7 @@ static uint64_t known_end_of(const struct msh_arb *a);
  * next_seq; next_seq moves to the end. */
 static void
 emit_from(struct msh_arb *a, uint64_t seq, const uint8_t *blocks, uint32_t len, uint32_t count,
-	  msh_arb_emit_fn emit, void *arg)
+	  uint64_t rx_ns, msh_arb_emit_fn emit, void *arg)
 {
 	uint64_t end = seq + count;
 	uint32_t skip, off;
@@ -85,6 +86,7 @@ emit_from(struct msh_arb *a, uint64_t seq, const uint8_t *blocks, uint32_t len, 
 		return;
 	skip = seq < a->next_seq ? (uint32_t)(a->next_seq - seq) : 0;
 	off = msh_blocks_skip(blocks, skip);
+	a->emit_rx_ns = rx_ns;
 	if (emit(arg, seq + skip, blocks + off, len - off, count - skip) != 0)
 		a->stats.emit_refused += count - skip;
 	else
@@ -108,7 +110,7 @@ drain(struct msh_arb *a, msh_arb_emit_fn emit, void *arg)
 		const struct msh_arb_held *h = &a->held[0];
 		const uint8_t *pkt = a->slots + (size_t)h->slot * a->conf.max_packet;
 
-		emit_from(a, h->seq, pkt, h->len, h->count, emit, arg);
+		emit_from(a, h->seq, pkt, h->len, h->count, h->rx_ns, emit, arg);
 		hold_remove_first(a);
 	}
 }
@@ -163,6 +165,11 @@ give_up_to(struct msh_arb *a, uint64_t limit, uint64_t now_ns, msh_arb_emit_fn e
 		lost->first = a->next_seq;
 		lost->count = to - a->next_seq;
 		lost->since_ns = a->gap.since_ns;
+	}
+	if (a->on_lost != NULL && to > a->next_seq) {
+		struct msh_arb_gap g = { a->next_seq, to - a->next_seq, a->gap.since_ns };
+
+		a->on_lost(arg, &g);
 	}
 	a->stats.gaps_given_up++;
 	a->stats.gap_msgs_lost += to - a->next_seq;
@@ -229,7 +236,7 @@ seen_skew(struct msh_arb *a, unsigned int line, uint64_t seq, uint64_t now_ns)
 
 /* Hold a packet past the gap. @return false when there is no room. */
 static bool
-hold(struct msh_arb *a, const struct msh_mold *m)
+hold(struct msh_arb *a, const struct msh_mold *m, uint64_t now_ns)
 {
 	uint32_t len = m->blocks_len, i, slot;
 
@@ -242,6 +249,7 @@ hold(struct msh_arb *a, const struct msh_mold *m)
 		;
 	memmove(&a->held[i + 1], &a->held[i], sizeof(a->held[0]) * (a->n_held - i));
 	a->held[i].seq = m->seq;
+	a->held[i].rx_ns = now_ns;
 	a->held[i].count = m->count;
 	a->held[i].len = len;
 	a->held[i].slot = slot;
@@ -355,7 +363,7 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 	 * this packet (its messages are in hand), and try again; each round
 	 * moves next_seq forward or frees slots. */
 	while (m->seq > a->next_seq) {
-		if (hold(a, m)) {
+		if (hold(a, m, now_ns)) {
 			update_gap(a, known, now_ns);
 			return v == MSH_ARB_NEW_SESSION ? v : MSH_ARB_HELD;
 		}
@@ -366,7 +374,7 @@ rx(struct msh_arb *a, unsigned int line, const struct msh_mold *m, uint64_t now_
 	}
 	if (was_gap)
 		ls->late_fill_msgs += fresh;
-	emit_from(a, m->seq, m->blocks, m->blocks_len, m->count, emit, arg);
+	emit_from(a, m->seq, m->blocks, m->blocks_len, m->count, now_ns, emit, arg);
 	drain(a, emit, arg);
 	update_gap(a, known, now_ns);
 	return v;

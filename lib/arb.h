@@ -90,6 +90,19 @@ struct msh_arb_stats {
 typedef int (*msh_arb_emit_fn)(void *arg, uint64_t seq, const uint8_t *blocks, uint32_t len,
 			       uint32_t count);
 
+/** A gap: messages [first, first + count) no line has delivered. */
+struct msh_arb_gap {
+	uint64_t first, count;
+	uint64_t since_ns; /**< when it opened */
+};
+
+/**
+ * Called when a gap is given up (gap_timeout, a full hold, a session change or
+ * end, a flush), before the messages after it are emitted: @p g is the range
+ * lost on every line. @p arg is the one passed to the call that gave it up.
+ */
+typedef void (*msh_arb_lost_fn)(void *arg, const struct msh_arb_gap *g);
+
 /** What the arbiter did with one packet. */
 enum msh_arb_verdict {
 	MSH_ARB_EMITTED = 0, /**< new messages were emitted (maybe held ones after it) */
@@ -99,12 +112,6 @@ enum msh_arb_verdict {
 	MSH_ARB_NEW_SESSION, /**< a new session began with it (then as EMITTED) */
 	MSH_ARB_END,         /**< end of session */
 	MSH_ARB_DROPPED,     /**< old session, after the end, or too far ahead (counted) */
-};
-
-/** A gap: messages [first, first + count) no line has delivered. */
-struct msh_arb_gap {
-	uint64_t first, count;
-	uint64_t since_ns; /**< when it opened */
 };
 
 struct msh_arb_held; /* private */
@@ -121,6 +128,10 @@ struct msh_arb {
 	uint64_t gap_end;          /**< while gap_open: one past the last seq known to exist */
 	uint32_t n_held;
 	uint64_t last_fresh;       /**< messages the last packet brought first */
+	/** While emit runs: when the packet its blocks come from was received
+	 *  (the now_ns of the call that brought it, held packets included). */
+	uint64_t emit_rx_ns;
+	msh_arb_lost_fn on_lost;   /**< optional (msh_arb_set_lost_hook) */
 	struct msh_arb_stats stats;
 	struct msh_arb_line_stats line[MSH_ARB_LINES];
 	struct hist skew[MSH_ARB_LINES]; /**< ns a line's copy arrived after the winner's */
@@ -140,6 +151,13 @@ size_t msh_arb_footprint(const struct msh_arb_conf *conf);
  * @return it, or NULL with errno EINVAL.
  */
 struct msh_arb *msh_arb_init(void *mem, size_t len, const struct msh_arb_conf *conf);
+
+/** Install (or with NULL remove) the hook told about every gap given up. */
+static inline void
+msh_arb_set_lost_hook(struct msh_arb *a, msh_arb_lost_fn fn)
+{
+	a->on_lost = fn;
+}
 
 /**
  * One parsed MoldUDP64 packet (msh_mold_parse) from @p line at @p now_ns.

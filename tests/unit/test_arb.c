@@ -778,6 +778,85 @@ test_differential(void **state)
 	}
 }
 
+/* The lost hook is told each gap given up (tick, full hold, end, flush)
+ * before what follows it is emitted; emit sees each packet's receive time. */
+struct hooked {
+	struct sink s;
+	struct msh_arb *a;
+	struct msh_arb_gap lost[8];
+	uint64_t lost_at_n[8]; /* messages emitted when the hook ran */
+	unsigned int n_lost;
+	uint64_t rx_ns[64];    /* emit_rx_ns of each emit call */
+	unsigned int n_emit;
+};
+
+static int
+hooked_emit(void *arg, uint64_t seq, const uint8_t *blocks, uint32_t len, uint32_t count)
+{
+	struct hooked *h = arg;
+
+	if (h->n_emit < 64)
+		h->rx_ns[h->n_emit++] = h->a->emit_rx_ns;
+	return sink_emit(&h->s, seq, blocks, len, count);
+}
+
+static void
+hooked_lost(void *arg, const struct msh_arb_gap *g)
+{
+	struct hooked *h = arg;
+
+	assert_true(h->n_lost < 8);
+	h->lost_at_n[h->n_lost] = h->s.n;
+	h->lost[h->n_lost++] = *g;
+}
+
+static void
+test_lost_hook_and_rx_time(void **state)
+{
+	struct hooked h;
+	uint8_t b[1500];
+	struct msh_mold m;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.a = arb_new(2, 1000);
+	msh_arb_set_lost_hook(h.a, hooked_lost);
+	m = pkt(b, "FEED", 1, 4);
+	msh_arb_rx(h.a, 0, &m, 100, hooked_emit, &h);
+	m = pkt(b, "FEED", 8, 2); /* gap 5-7, held */
+	msh_arb_rx(h.a, 1, &m, 200, hooked_emit, &h);
+	assert_int_equal(h.n_emit, 1);
+	assert_int_equal(h.rx_ns[0], 100);
+	assert_true(msh_arb_tick(h.a, 1300, hooked_emit, &h, NULL));
+	/* Told first, with the range, then the held packet at its own time. */
+	assert_int_equal(h.n_lost, 1);
+	assert_int_equal(h.lost[0].first, 5);
+	assert_int_equal(h.lost[0].count, 3);
+	assert_int_equal(h.lost_at_n[0], 4);
+	assert_int_equal(h.n_emit, 2);
+	assert_int_equal(h.rx_ns[1], 200);
+	/* A full hold (2 slots) gives up early: the hook hears that too. */
+	m = pkt(b, "FEED", 12, 1);
+	msh_arb_rx(h.a, 0, &m, 1400, hooked_emit, &h);
+	m = pkt(b, "FEED", 14, 1);
+	msh_arb_rx(h.a, 0, &m, 1500, hooked_emit, &h);
+	m = pkt(b, "FEED", 16, 1);
+	msh_arb_rx(h.a, 0, &m, 1600, hooked_emit, &h);
+	assert_int_equal(h.a->stats.hold_full, 1);
+	assert_int_equal(h.n_lost, 2);
+	assert_int_equal(h.lost[1].first, 10);
+	assert_int_equal(h.lost[1].count, 2);
+	/* Flush: every remaining gap, each told once. */
+	msh_arb_flush(h.a, 1700, hooked_emit, &h);
+	assert_int_equal(h.n_lost, 4);
+	assert_int_equal(h.lost[2].first, 13);
+	assert_int_equal(h.lost[3].first, 15);
+	assert_int_equal(h.a->stats.gaps_given_up, 4);
+	assert_int_equal(h.s.bad, 0);
+	assert_int_equal(h.s.n, 4 + 2 + 3);
+	free(h.a);
+}
+
 int
 main(void)
 {
@@ -795,6 +874,7 @@ main(void)
 		cmocka_unit_test(test_model_two_lossy_lines),
 		cmocka_unit_test(test_review_regressions),
 		cmocka_unit_test(test_differential),
+		cmocka_unit_test(test_lost_hook_and_rx_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
