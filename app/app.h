@@ -37,6 +37,12 @@ struct msh_tombstone {
 
 #define MSH_MAX_TOMBSTONES 64
 
+/** A deleted feed whose workers have not all let go yet (feeds.c). */
+struct msh_feed_tomb {
+	struct msh_app_feed *fd;
+	struct msh_del_cmds del;
+};
+
 struct msh_app {
 	struct msh_conf conf;
 	struct msh_dp dp;
@@ -47,6 +53,13 @@ struct msh_app {
 	unsigned int n_shards;
 	struct msh_tombstone tomb[MSH_MAX_TOMBSTONES];
 	unsigned int n_tomb;
+	/* Multicast feeds (feeds.c); the telemetry thread reads the list under
+	 * shards_lock too. */
+	struct msh_app_feed *feed_list[MSH_CONF_MAX_FEEDS];
+	unsigned int n_feeds;
+	struct msh_feed_tomb feed_tomb[MSH_CONF_MAX_FEEDS];
+	unsigned int n_feed_tomb;
+	bool allmulti[MSH_MAX_PORT_SLOTS]; /**< the PMD has no multicast filter: all-multicast */
 	bool no_huge;
 	bool debug_commands; /**< MEMSHARD_DEBUG=1: the 'debug' control commands */
 	/* The telemetry thread reads shards through shards and shard_list while

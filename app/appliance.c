@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "control.h"
 #include "eal.h"
+#include "feeds.h"
 #include "log.h"
 #include "proxy.h"
 #include "shards.h"
@@ -250,7 +251,31 @@ start(struct msh_app *app, const struct msh_port_conf *pc, char *err, size_t err
 	memcpy(dp->ingest.ifc.mac, dp->ingest.eth.mac.addr_bytes, 6);
 	dp->ingest.ifc.ip = pc->ipv4;
 	dp->ingest.ifc.prefix_len = pc->prefix_len;
-	dp->ingest.ifc.accept_multicast = false;
+	/* Multicast reaches the software filter (mcast.c), which keeps what a
+	 * feed joined and counts the rest by reason. */
+	dp->ingest.ifc.accept_multicast = true;
+	for (unsigned int i = 0; i < app->conf.n_ports; i++) {
+		const struct msh_port_conf *fc = &app->conf.ports[i];
+		struct msh_app_port *fp;
+
+		if (fc->role != MSH_PORT_FEED)
+			continue;
+		fp = &dp->fports[dp->n_fports++];
+		if (msh_ethdev_open(fc, fc->rx_queues, (uint16_t)dp->n_workers,
+				    sizeof(struct msh_frame), &fp->eth, err, errlen) != 0) {
+			dp->n_fports--;
+			return -1;
+		}
+		fp->conf = fc;
+		memcpy(fp->ifc.mac, fp->eth.mac.addr_bytes, 6);
+		fp->ifc.ip = fc->ipv4;
+		fp->ifc.prefix_len = fc->prefix_len;
+		fp->ifc.accept_multicast = true;
+		MSH_LOG(NOTICE, "feed port %s: port %u %u.%u.%u.%u/%u, %u RX queue%s", fc->name,
+			fp->eth.port_id, fc->ipv4 >> 24, (fc->ipv4 >> 16) & 255,
+			(fc->ipv4 >> 8) & 255, fc->ipv4 & 255, fc->prefix_len, fc->rx_queues,
+			fc->rx_queues == 1 ? "" : "s");
+	}
 
 	app->arena_mz = rte_memzone_reserve_aligned("msh_arena_0", app->conf.app.arena_bytes,
 						    dp->ingest.eth.socket, 0, MSH_ARENA_ALIGN);
@@ -281,6 +306,9 @@ start(struct msh_app *app, const struct msh_port_conf *pc, char *err, size_t err
 	}
 	for (unsigned int i = 0; i < app->conf.n_shards; i++)
 		if (msh_shards_create(app, &app->conf.shards[i], err, errlen) != 0)
+			return -1;
+	for (unsigned int i = 0; i < app->conf.n_feeds; i++)
+		if (msh_feeds_create(app, &app->conf.feeds[i], err, errlen) != 0)
 			return -1;
 	return msh_control_open(app, err, errlen);
 }
@@ -343,7 +371,9 @@ msh_appliance_run(struct msh_app *app, int extra_argc, char **extra_argv)
 	while (!dp->quit) {
 		msh_control_poll(app, 20);
 		msh_stats_watch(app);
+		msh_feeds_watch(app);
 		msh_shards_reap(app);
+		msh_feeds_reap(app);
 	}
 
 	MSH_LOG(NOTICE, "shutting down");
@@ -368,11 +398,14 @@ out:
 	pthread_mutex_lock(&app->shards_lock);
 	app->tel_closed = true; /* the shards' and workers' memory goes next */
 	pthread_mutex_unlock(&app->shards_lock);
+	msh_feeds_free_all(app);
 	msh_shards_free_all(app);
 	/* Hand-off rings hold mbufs of the port's pool: free them first. */
 	workers_free(app);
 	msh_proxy_fini(dp);
 	msh_ethdev_close(&dp->ingest.eth);
+	for (unsigned int k = 0; k < dp->n_fports; k++)
+		msh_ethdev_close(&dp->fports[k].eth);
 	if (dp->repl.on)
 		msh_ethdev_close(&dp->repl.port.eth);
 	if (app->arena_mz != NULL)

@@ -35,6 +35,7 @@
 #include "app.h"
 #include "clock.h"
 #include "control.h"
+#include "feeds.h"
 #include "journal.h"
 #include "log.h"
 #include "proxy.h"
@@ -738,6 +739,77 @@ cmd_debug_stall(struct msh_app *app, int argc, char **argv, char *err, size_t er
 	return json_string("stalling");
 }
 
+static json_t *
+cmd_feed_list(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; i < app->n_feeds; i++)
+		json_array_append_new(a, msh_feeds_json(app, app->feed_list[i], false));
+	return a;
+}
+
+static json_t *
+cmd_feed_show(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	const struct msh_app_feed *fd = msh_feeds_find(app, argv[0]);
+
+	if (fd == NULL) {
+		snprintf(err, errlen, "no feed '%s' (see 'feed list')", argv[0]);
+		return NULL;
+	}
+	return msh_feeds_json(app, fd, true);
+}
+
+static json_t *
+cmd_feed_create(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	struct msh_feed_conf fc;
+
+	msh_feed_conf_defaults(&fc);
+	if (strlen(argv[0]) >= sizeof(fc.name)) {
+		snprintf(err, errlen, "'%s' is not a feed name (1 to %zu letters, digits, '_', '-' "
+			 "or '.')", argv[0], sizeof(fc.name) - 1);
+		return NULL;
+	}
+	snprintf(fc.name, sizeof(fc.name), "%s", argv[0]);
+	for (int i = 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL || eq == argv[i]) {
+			snprintf(err, errlen, "'%s' is not KEY=VALUE", argv[i]);
+			return NULL;
+		}
+		*eq = '\0';
+		if (msh_conf_set_feed(&fc, argv[i], eq + 1, err, errlen) != 0)
+			return NULL;
+	}
+	if (msh_feeds_create(app, &fc, err, errlen) != 0)
+		return NULL;
+	if (app->conf.n_feeds < MSH_CONF_MAX_FEEDS)
+		app->conf.feeds[app->conf.n_feeds++] = fc;
+	return msh_feeds_json(app, msh_feeds_find(app, fc.name), true);
+}
+
+static json_t *
+cmd_feed_delete(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	if (msh_feeds_delete(app, argv[0], err, errlen) != 0)
+		return NULL;
+	for (unsigned int i = 0; i < app->conf.n_feeds; i++)
+		if (strcmp(app->conf.feeds[i].name, argv[0]) == 0) {
+			app->conf.feeds[i] = app->conf.feeds[--app->conf.n_feeds];
+			break;
+		}
+	return json_string("deleted; what it held went into the shard, its groups were left");
+}
+
+static json_t *
+cmd_igmp_status(struct msh_app *app, int argc, char **argv, char *err, size_t errlen)
+{
+	return msh_feeds_igmp_json(app);
+}
+
 static const struct ctl_cmd commands[] = {
 	{"help", "help", "list the commands", 0, 0, cmd_help, false},
 	{"version", "version", "version, protocol version, epoch", 0, 0, cmd_version, false},
@@ -758,6 +830,17 @@ static const struct ctl_cmd commands[] = {
 	{"shard seal", "shard seal NAME", "seal the active segment now", 1, 1, cmd_shard_seal, false},
 	{"shard delete", "shard delete NAME", "end its MoldUDP64 session and free its memory", 1,
 	 1, cmd_shard_delete, false},
+	{"feed list", "feed list", "every multicast feed: lines, counters, gap state", 0, 0,
+	 cmd_feed_list, false},
+	{"feed show", "feed show NAME", "one feed: per-line counters, A-B skew, gap marks", 1, 1,
+	 cmd_feed_show, false},
+	{"feed create", "feed create NAME shard=SHARD line_a=GROUP:PORT[@PORT] [KEY=VALUE...]",
+	 "join a multicast feed into a shard; keys as in [feed NAME] (docs/FEEDS.md)", 1,
+	 CTL_MAX_ARGS, cmd_feed_create, false},
+	{"feed delete", "feed delete NAME", "leave the feed's groups; the shard stays", 1, 1,
+	 cmd_feed_delete, false},
+	{"igmp status", "igmp status", "IGMP per port: version, queries, reports, leaves", 0, 0,
+	 cmd_igmp_status, false},
 	{"sub list", "sub list [SHARD]", "subscribers: address, position, lag, lease", 0, 1,
 	 cmd_sub_list, false},
 	{"sub kick", "sub kick ADDR[:PORT]", "end the subscriptions of an address", 1, 1,

@@ -28,7 +28,10 @@
 	_(NO_MBUF, "no mbuf for a reply or feed packet")                                           \
 	_(TX_FULL, "transmit queue full (reply, heartbeat, UNAVAILABLE or ARP dropped)")          \
 	_(HANDOFF_FULL, "the owning worker's hand-off ring was full")                              \
-	_(HANDOFF_STALE, "handed over for a shard that moved to another worker meanwhile")
+	_(HANDOFF_STALE, "handed over for a shard that moved to another worker meanwhile")       \
+	_(MCAST_NOT_JOINED, "multicast to a group no feed joined on that port")                    \
+	_(MCAST_PORT, "multicast to a joined group, but a UDP port no feed listens on")           \
+	_(MCAST_SOURCE, "multicast from a source other than the feed's source = (SSM)")
 
 enum msh_app_drop {
 #define _(sym, doc) MSH_APP_DROP_##sym,

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "igmp.h"
 #include "net.h"
 #include "net/ethdev.h"
 #include "repl.h"
@@ -29,7 +30,41 @@
 #include "txq.h"
 
 #define MSH_MAX_WORKERS 128
+/** Ports a worker polls for feeds: slot 0 is the ingest port, then the
+ *  ports with role = feed in configuration order. */
+#define MSH_MAX_PORT_SLOTS MSH_CONF_MAX_PORTS
+/** Multicast bindings (a feed's lines) every worker routes. */
+#define MSH_MCAST_MAX_ROUTES (MSH_CONF_FEED_LINES * MSH_CONF_MAX_FEEDS)
 
+struct msh_app_feed; /* mcast.h */
+
+/**
+ * One line of a feed as every worker routes it: datagrams to group:udp_port
+ * on port slot @p slot belong to @p feed's line @p line. The owner of the
+ * feed serves them; another worker hands them over. Each worker has its own
+ * copy (changed by its commands only), with its IGMP answer timer.
+ */
+struct msh_mcast_route {
+	uint32_t group;           /**< host order */
+	uint32_t source;          /**< SSM source, 0: any */
+	uint16_t udp_port;
+	uint8_t slot;
+	uint8_t line;             /**< 0 = A, 1 = B */
+	struct msh_app_feed *feed;
+	bool query_pending;       /**< a group-specific query waits for its answer */
+	uint64_t query_due_tsc;
+	uint8_t unsolicited_left; /**< owner: join reports still to repeat */
+	uint64_t unsolicited_tsc; /**< owner: when the next one goes */
+};
+
+/** A worker's IGMP host state on one port slot (RFC 3376 §5, RFC 2236 §3). */
+struct msh_igmp_port {
+	uint64_t v2_until_tsc;     /**< an IGMPv1/v2 querier was heard: v2 until then */
+	bool general_pending;      /**< a general query waits for its answer */
+	uint64_t general_due_tsc;
+	/* counters */
+	uint64_t queries, reports, leaves, v2_reports, ignored, bad[MSH_IGMP_E_COUNT];
+};
 struct msh_app_port {
 	struct msh_ethdev eth;
 	struct msh_iface ifc;
@@ -91,6 +126,14 @@ struct msh_worker {
 	uint64_t tsc, now_ns;      /**< this turn's clocks */
 	struct msh_txq tx;         /**< ingest port */
 	struct msh_txq rtx;        /**< replication port (repl only) */
+	/* Multicast feeds (mcast.c), changed by its commands only. */
+	struct msh_mcast_route routes[MSH_MCAST_MAX_ROUTES];
+	unsigned int n_routes;
+	struct msh_app_feed *feeds[MSH_CONF_MAX_FEEDS]; /**< the feeds it owns */
+	unsigned int n_feeds;
+	struct msh_txq ftx[MSH_MAX_PORT_SLOTS];         /**< slot 1..: its queue on feed ports */
+	struct msh_igmp_port igmp[MSH_MAX_PORT_SLOTS];
+	uint64_t mcast_tsc;        /**< last feed timer turn */
 	struct msh_lcore_stats st; /**< counters, this worker only */
 } __rte_cache_aligned;
 
@@ -98,6 +141,10 @@ struct msh_worker {
 struct msh_dp {
 	const struct msh_conf *conf;
 	struct msh_app_port ingest;
+	/** Ports with role = feed: slot 1 + i. Worker k polls RX queue k of each
+	 *  while k < its rx_queues and has TX queue k on it (IGMP, re-requests). */
+	struct msh_app_port fports[MSH_MAX_PORT_SLOTS - 1];
+	unsigned int n_fports;
 	struct msh_repl_link repl;
 	struct msh_worker *workers[MSH_MAX_WORKERS]; /**< each on its lcore's NUMA node */
 	unsigned int n_workers;
@@ -108,6 +155,20 @@ struct msh_dp {
 	volatile uint32_t epoch;   /**< this node's; worker 0 of a pair moves it */
 	volatile bool quit;
 };
+
+/** The port of slot @p slot (0: ingest). */
+static inline struct msh_app_port *
+msh_dp_port(struct msh_dp *dp, unsigned int slot)
+{
+	return slot == 0 ? &dp->ingest : &dp->fports[slot - 1];
+}
+
+/** Worker @p w's TX queue on slot @p slot. */
+static inline struct msh_txq *
+msh_worker_txq(struct msh_worker *w, unsigned int slot)
+{
+	return slot == 0 ? &w->tx : &w->ftx[slot];
+}
 
 /** Token buckets: a SUBSCRIBE token is valid for 1 to 2 of these. */
 #define MSH_TOKEN_PERIOD_NS (30ull * 1000000000ull)

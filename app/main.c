@@ -26,8 +26,11 @@ static const char usage_text[] =
 	"DESCRIPTION\n"
 	"    memshard owns DPDK ports, receives PUBLISH datagrams into hugepage-backed\n"
 	"    shard segments and serves each shard to subscribers as a MoldUDP64 feed\n"
-	"    with retransmission (see PROTOCOL.md). Everything it runs with comes from\n"
-	"    one INI file; config/memshard.conf documents every key and its default.\n"
+	"    with retransmission (see PROTOCOL.md). It can also join exchange feeds on\n"
+	"    UDP multicast (lines A and B, IGMP on the DPDK port) and append each\n"
+	"    upstream message once, in order, to a shard ([feed NAME], docs/FEEDS.md).\n"
+	"    Everything it runs with comes from one INI file; config/memshard.conf\n"
+	"    documents every key and its default.\n"
 	"\n"
 	"OPTIONS\n"
 	"    -c, --config FILE   configuration file (default " MSH_DEFAULT_CONF ")\n"
@@ -95,8 +98,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (check) {
-		printf("%s: ok (%u port%s, %u shard%s)\n", path, msh_app.conf.n_ports,
-		       msh_app.conf.n_ports == 1 ? "" : "s", msh_app.conf.n_shards, msh_app.conf.n_shards == 1 ? "" : "s");
+		const struct msh_conf *c = &msh_app.conf;
+
+		printf("%s: ok (%u port%s, %u shard%s, %u feed%s)\n", path, c->n_ports,
+		       c->n_ports == 1 ? "" : "s", c->n_shards, c->n_shards == 1 ? "" : "s",
+		       c->n_feeds, c->n_feeds == 1 ? "" : "s");
 		return 0;
 	}
 	return msh_appliance_run(&msh_app, argc - optind, argv + optind);

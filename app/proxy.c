@@ -14,6 +14,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "mcast.h"
 #include "proxy.h"
 
 int
@@ -167,25 +168,46 @@ msh_proxy_shard_add(struct msh_dp *dp, struct msh_app_shard *as, char *err, size
 }
 
 int
-msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_del_cmds *d,
-		    char *err, size_t errlen)
+msh_proxy_feed_add(struct msh_dp *dp, struct msh_app_feed *fd, char *err, size_t errlen)
+{
+	for (unsigned int k = 0; k < dp->n_workers; k++) {
+		unsigned int i = k == 0 ? fd->worker : (k <= fd->worker ? k - 1 : k);
+		struct msh_cmd *c = cmd_new(dp, MSH_CMD_FEED_ADD, err, errlen);
+
+		if (c == NULL)
+			return -1;
+		c->arg.feed = fd;
+		if (call(dp, i, c, NULL, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A delete of @p type on every worker, @p owner first: every message is
+ * taken before any is sent (msh_proxy_shard_del). */
+static int
+del_all(struct msh_dp *dp, enum msh_cmd_type type, unsigned int owner, void *arg,
+	struct msh_del_cmds *d, char *err, size_t errlen)
 {
 	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * MSH_PROXY_WAIT_MS / 1000;
 
 	memset(d, 0, sizeof(*d));
 	for (unsigned int i = 0; i < dp->n_workers; i++) {
-		d->cmd[i] = cmd_new(dp, MSH_CMD_SHARD_DEL, err, errlen);
+		d->cmd[i] = cmd_new(dp, type, err, errlen);
 		if (d->cmd[i] == NULL) {
 			for (unsigned int k = 0; k < i; k++)
 				cmd_free(dp, d->cmd[k]);
 			memset(d, 0, sizeof(*d));
 			return -1;
 		}
-		d->cmd[i]->arg.shard = as;
+		if (type == MSH_CMD_FEED_DEL)
+			d->cmd[i]->arg.feed = arg;
+		else
+			d->cmd[i]->arg.shard = arg;
 	}
 	/* The owner first (it ends the session), then the others. */
 	for (unsigned int k = 0; k < dp->n_workers; k++) {
-		unsigned int i = k == 0 ? as->worker : (k <= as->worker ? k - 1 : k);
+		unsigned int i = k == 0 ? owner : (k <= owner ? k - 1 : k);
 		struct msh_worker *w = dp->workers[i];
 
 		if (!w->running) {
@@ -199,6 +221,20 @@ msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_del_
 	while (!msh_proxy_del_poll(dp, d) && rte_get_timer_cycles() < end)
 		rte_delay_us_sleep(20);
 	return 0;
+}
+
+int
+msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_del_cmds *d,
+		    char *err, size_t errlen)
+{
+	return del_all(dp, MSH_CMD_SHARD_DEL, as->worker, as, d, err, errlen);
+}
+
+int
+msh_proxy_feed_del(struct msh_dp *dp, struct msh_app_feed *fd, struct msh_del_cmds *d,
+		   char *err, size_t errlen)
+{
+	return del_all(dp, MSH_CMD_FEED_DEL, fd->worker, fd, d, err, errlen);
 }
 
 bool

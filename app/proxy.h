@@ -45,6 +45,13 @@ int msh_proxy_shard_del(struct msh_dp *dp, struct msh_app_shard *as, struct msh_
 /** Queue what is unsent, free what is answered. @return true once every worker let go. */
 bool msh_proxy_del_poll(struct msh_dp *dp, struct msh_del_cmds *d);
 
+/** Route feed @p fd on every worker, its owner first; stops at the first failure. */
+int msh_proxy_feed_add(struct msh_dp *dp, struct msh_app_feed *fd, char *err, size_t errlen);
+
+/** Tell every worker to forget @p fd, as msh_proxy_shard_del() does for a shard. */
+int msh_proxy_feed_del(struct msh_dp *dp, struct msh_app_feed *fd, struct msh_del_cmds *d,
+		       char *err, size_t errlen);
+
 int msh_proxy_shard_set(struct msh_dp *dp, const struct msh_cmd_set *set, char *err,
 			size_t errlen);
 int msh_proxy_shard_seal(struct msh_dp *dp, struct msh_app_shard *as, char *err, size_t errlen);

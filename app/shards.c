@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 
+#include "feeds.h"
 #include "log.h"
 #include "proxy.h"
 #include "shards.h"
@@ -67,6 +68,12 @@ check_conf(const struct msh_app *app, const struct msh_shard_conf *sc, const cha
 	if (sc->worker != MSH_WORKER_AUTO && sc->worker >= app->dp.n_workers) {
 		snprintf(err, errlen, "shard create %s: worker %u, but there are %u workers (0 to "
 			 "%u)", name, sc->worker, app->dp.n_workers, app->dp.n_workers - 1);
+		return -1;
+	}
+	if (sc->egress.group != 0) {
+		/* Accepted by the configuration, not served yet: refused, never ignored. */
+		snprintf(err, errlen, "shard create %s: egress (a multicast copy of the feed) is "
+			 "not built yet in this version", name);
 		return -1;
 	}
 	if (sc->replicas != 2)
@@ -263,6 +270,11 @@ msh_shards_delete(struct msh_app *app, const struct msh_name *n, char *err, size
 	msh_name_to_str(n, name);
 	if (as == NULL) {
 		snprintf(err, errlen, "shard delete %s: no such shard", name);
+		return -1;
+	}
+	if (msh_feeds_of_shard(app, as) != NULL) {
+		snprintf(err, errlen, "shard delete %s: feed %s feeds it; delete the feed first",
+			 name, msh_feeds_of_shard(app, as)->conf.name);
 		return -1;
 	}
 	if (withdraw_send(app, as, &d, why, sizeof(why)) != 0) {

@@ -5,20 +5,24 @@
  */
 #include <string.h>
 
+#include "feeds.h"
 #include "log.h"
 #include "stats.h"
 
 void
 msh_stats_worker(const struct msh_worker *w, struct msh_lcore_stats *out)
 {
-	const struct msh_txq_stats *q = &w->tx.st;
-
 	*out = w->st;
-	out->tx_pkts += q->pkts;
-	out->tx_bytes += q->bytes;
-	out->feed_rollbacks += q->rollbacks;
-	out->app_drop[MSH_APP_DROP_TX_FULL] += q->full;
-	out->app_drop[MSH_APP_DROP_NO_MBUF] += q->no_mbuf;
+	/* Its queue on the ingest port, then those on feed ports. */
+	for (unsigned int k = 0; k <= w->dp->n_fports; k++) {
+		const struct msh_txq_stats *q = k == 0 ? &w->tx.st : &w->ftx[k].st;
+
+		out->tx_pkts += q->pkts;
+		out->tx_bytes += q->bytes;
+		out->feed_rollbacks += q->rollbacks;
+		out->app_drop[MSH_APP_DROP_TX_FULL] += q->full;
+		out->app_drop[MSH_APP_DROP_NO_MBUF] += q->no_mbuf;
+	}
 }
 
 void
@@ -120,6 +124,7 @@ msh_stats_print(const struct msh_app *app, FILE *out)
 				(unsigned long)t.app_drop[i]);
 	for (unsigned int i = 0; i < app->n_shards; i++)
 		print_shard(app->shard_list[i], out);
+	msh_feeds_print(app, out);
 }
 
 void

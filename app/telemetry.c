@@ -6,6 +6,8 @@
  *   /memshard/stats         appliance counters, acks by status, drops by reason
  *   /memshard/shards        shard names
  *   /memshard/shard,NAME    one shard: sequence range, memory, counters
+ *   /memshard/feeds         multicast feed names
+ *   /memshard/feed,NAME     one feed: arbitration and per-line counters
  * Handlers run on EAL's telemetry thread and only read single-writer counters.
  */
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include <rte_telemetry.h>
 
+#include "feeds.h"
 #include "stats.h"
 #include "telemetry.h"
 
@@ -106,6 +109,47 @@ tel_shard_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
+tel_feeds_locked(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (unsigned int i = 0; i < tel_app->n_feeds; i++)
+		rte_tel_data_add_array_string(d, tel_app->feed_list[i]->conf.name);
+	return 0;
+}
+
+static int
+tel_feed_locked(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct msh_app_feed *fd = params ? msh_feeds_find(tel_app, params) : NULL;
+	char key[RTE_TEL_MAX_STRING_LEN];
+
+	if (fd == NULL)
+		return params == NULL ? -EINVAL : -ENOENT;
+	rte_tel_data_start_dict(d);
+#define _(f, doc) rte_tel_data_add_dict_u64(d, #f, fd->wk.st.f);
+	foreach_msh_feed_counter
+#undef _
+	rte_tel_data_add_dict_u64(d, "marks", fd->wk.marks_n);
+	if (fd->arb == NULL)
+		return 0;
+#define _(f, doc) rte_tel_data_add_dict_u64(d, #f, fd->arb->stats.f);
+	foreach_msh_arb_counter
+#undef _
+	rte_tel_data_add_dict_u64(d, "next_upstream_seq", fd->arb->next_seq);
+	rte_tel_data_add_dict_u64(d, "gap_open", fd->arb->gap_open);
+	for (unsigned int l = 0; l < fd->n_lines; l++) {
+#define _(f, doc)                                                                                  \
+	snprintf(key, sizeof(key), "%c_%s", 'a' + l, #f);                                          \
+	rte_tel_data_add_dict_u64(d, key, fd->arb->line[l].f);
+		foreach_msh_arb_line_counter
+#undef _
+		snprintf(key, sizeof(key), "%c_skew_p99_ns", 'a' + l);
+		rte_tel_data_add_dict_u64(d, key, hist_pct(&fd->arb->skew[l], 99));
+	}
+	return 0;
+}
+
+static int
 tel_repl_locked(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct msh_repl_node *n = &tel_app->dp.repl.node;
@@ -141,6 +185,8 @@ LOCKED(tel_stats)
 LOCKED(tel_shards)
 LOCKED(tel_shard)
 LOCKED(tel_repl)
+LOCKED(tel_feeds)
+LOCKED(tel_feed)
 
 void
 msh_telemetry_register(struct msh_app *app)
@@ -151,6 +197,10 @@ msh_telemetry_register(struct msh_app *app)
 	rte_telemetry_register_cmd("/memshard/shards", tel_shards, "memshard shard names");
 	rte_telemetry_register_cmd("/memshard/shard", tel_shard,
 				   "one memshard shard. Parameters: shard name");
+	rte_telemetry_register_cmd("/memshard/feeds", tel_feeds, "memshard multicast feed names");
+	rte_telemetry_register_cmd("/memshard/feed", tel_feed,
+				   "one memshard feed: per-line and arbitration counters. "
+				   "Parameters: feed name");
 	rte_telemetry_register_cmd("/memshard/repl", tel_repl,
 				   "memshard replication: role, epoch, alarm, node counters");
 }

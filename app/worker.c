@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "feed.h"
 #include "ingest.h"
+#include "mcast.h"
 #include "repl_link.h"
 #include "spill_client.h"
 #include "worker.h"
@@ -43,6 +44,12 @@ msh_worker_setup(struct msh_worker *w, struct msh_dp *dp)
 	w->feed_payload = pc->mtu - MSH_IPV4_HDR_LEN - MSH_UDP_HDR_LEN;
 	msh_txq_init(&w->tx, dp->ingest.eth.port_id, w->tx_queue, MSH_TXQ_MAX, dp->ingest.eth.pool,
 		     &dp->ingest.ifc);
+	for (unsigned int k = 0; k < dp->n_fports; k++) {
+		struct msh_app_port *p = &dp->fports[k];
+
+		msh_txq_init(&w->ftx[k + 1], p->eth.port_id, w->tx_queue, MSH_TXQ_MAX, p->eth.pool,
+			     &p->ifc);
+	}
 	w->repl = dp->repl.on && w->idx == 0;
 	if (w->repl)
 		msh_txq_init(&w->rtx, dp->repl.port.eth.port_id, 0, RTXQ_MAX, dp->repl.port.eth.pool,
@@ -54,10 +61,10 @@ msh_worker_setup(struct msh_worker *w, struct msh_dp *dp)
  * (its pointers stay valid: they point into the mbuf). @return true when the
  * mbuf was handed over or dropped, false when this worker serves it. */
 static inline bool
-handoff(struct msh_worker *w, struct rte_mbuf *m, const struct msh_frame *f,
-	const struct msh_app_shard *as)
+handoff_to(struct msh_worker *w, struct rte_mbuf *m, const struct msh_frame *f,
+	   unsigned int owner)
 {
-	if (likely(as == NULL || as->worker == w->idx))
+	if (likely(owner == w->idx))
 		return false;
 	if (m == NULL) {
 		/* Handed over, but the shard moved (deleted and created again
@@ -66,7 +73,7 @@ handoff(struct msh_worker *w, struct rte_mbuf *m, const struct msh_frame *f,
 		return true;
 	}
 	memcpy(rte_mbuf_to_priv(m), f, sizeof(*f));
-	if (unlikely(rte_ring_mp_enqueue(w->dp->workers[as->worker]->handoff, m) != 0)) {
+	if (unlikely(rte_ring_mp_enqueue(w->dp->workers[owner]->handoff, m) != 0)) {
 		w->st.app_drop[MSH_APP_DROP_HANDOFF_FULL]++;
 		rte_pktmbuf_free(m);
 	} else {
@@ -75,16 +82,55 @@ handoff(struct msh_worker *w, struct rte_mbuf *m, const struct msh_frame *f,
 	return true;
 }
 
+static inline bool
+handoff(struct msh_worker *w, struct rte_mbuf *m, const struct msh_frame *f,
+	const struct msh_app_shard *as)
+{
+	return as != NULL && handoff_to(w, m, f, as->worker);
+}
+
+/* A datagram of a multicast feed line, or the unicast answer of a
+ * re-request server; @return true when @p m was handed over. */
+static bool
+on_feed_udp(struct msh_worker *w, const struct msh_frame *f, struct rte_mbuf *m,
+	    unsigned int slot)
+{
+	const struct msh_mcast_route *r;
+
+	if (msh_ipv4_is_multicast(f->dst_ip)) {
+		r = msh_mcast_route(w, slot, f);
+		if (r == NULL)
+			return false;
+		if (handoff_to(w, m, f, r->feed->worker))
+			return true;
+		if (m == NULL)
+			r->feed->wk.st.handed_over++;
+		msh_mcast_line_rx(w, r, f);
+		return false;
+	}
+	r = msh_mcast_rr_route(w, slot, f);
+	if (r == NULL) {
+		w->st.net_drop[MSH_NET_DROP_UDP_PORT]++;
+		return false;
+	}
+	if (handoff_to(w, m, f, r->feed->worker))
+		return true;
+	msh_mcast_rr_answer(w, r, f);
+	return false;
+}
+
 /* A UDP datagram to one of our ports, from the RX queue (@p m: it may be
  * handed to the shard's owner) or from the hand-off ring (@p m NULL).
  * @return true when @p m was handed over (the caller must not free it). */
 static bool
-on_udp(struct msh_worker *w, const struct msh_frame *f, struct rte_mbuf *m)
+on_udp(struct msh_worker *w, const struct msh_frame *f, struct rte_mbuf *m, unsigned int slot)
 {
 	struct msh_app_shard *as;
 	struct msh_hdr h;
 	int rc;
 
+	if (unlikely(slot != 0 || msh_ipv4_is_multicast(f->dst_ip)))
+		return on_feed_udp(w, f, m, slot);
 	if (f->dst_port == w->retrans_port) {
 		struct msh_mold_req rq;
 
@@ -100,10 +146,8 @@ on_udp(struct msh_worker *w, const struct msh_frame *f, struct rte_mbuf *m)
 		msh_ingest_retransmit(w, f, &rq, as);
 		return false;
 	}
-	if (f->dst_port != w->udp_port) {
-		w->st.net_drop[MSH_NET_DROP_UDP_PORT]++;
-		return false;
-	}
+	if (f->dst_port != w->udp_port)
+		return on_feed_udp(w, f, m, slot); /* a re-request answer, or no listener */
 	rc = msh_hdr_parse(f->payload, f->payload_len, &h);
 	if (unlikely(rc != 0)) {
 		w->st.wire_drop[-rc]++;
@@ -131,12 +175,14 @@ on_udp(struct msh_worker *w, const struct msh_frame *f, struct rte_mbuf *m)
 	return false;
 }
 
-/* @return true when @p m was handed to another worker (not ours to free). */
+/* A frame from port slot @p slot. @return true when @p m was handed to
+ * another worker (not ours to free). */
 static bool
-on_frame(struct msh_worker *w, struct rte_mbuf *m)
+on_frame(struct msh_worker *w, struct rte_mbuf *m, unsigned int slot)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	const struct msh_repl_link *r = &w->dp->repl;
+	struct msh_txq *q = msh_worker_txq(w, slot);
 	struct msh_frame f;
 	int kind;
 
@@ -146,27 +192,81 @@ on_frame(struct msh_worker *w, struct rte_mbuf *m)
 		w->st.net_drop[MSH_NET_DROP_IP_BAD_HDR]++;
 		return false;
 	}
-	kind = msh_frame_parse(d, rte_pktmbuf_data_len(m), w->tx.ifc, &f);
+	kind = msh_frame_parse(d, rte_pktmbuf_data_len(m), q->ifc, &f);
 	if (likely(kind == MSH_FRAME_UDP))
-		return on_udp(w, &f, m);
+		return on_udp(w, &f, m, slot);
 	if (kind < 0) {
+		if (kind == -MSH_NET_DROP_IP_PROTO && f.proto == MSH_IPPROTO_IGMP) {
+			msh_mcast_igmp_rx(w, slot, d, rte_pktmbuf_data_len(m));
+			return false;
+		}
 		w->st.net_drop[-kind]++;
 		return false;
 	}
 	if (kind == MSH_FRAME_ARP && f.arp.op != MSH_ARP_OP_REQUEST) {
 		/* We answer rather than ask (replies go to the requester's MAC),
-		 * except the probe of the peer appliance's ingest address. */
-		if (r->on && f.arp.sender_ip == r->port.conf->peer_ingest_ip)
+		 * except the probe of the peer appliance's ingest address and
+		 * the re-request servers of feeds. */
+		if (r->on && slot == 0 && f.arp.sender_ip == r->port.conf->peer_ingest_ip)
 			w->dp->repl.peer_ingest_tsc = w->tsc;
+		if (w->n_feeds > 0)
+			msh_mcast_arp_learn(w, slot, &f);
 		return false;
 	}
-	if (msh_txq_answer(&w->tx, kind, d, &f)) {
+	if (msh_txq_answer(q, kind, d, &f)) {
 		if (kind == MSH_FRAME_ARP)
 			w->st.arp_replies++;
 		else
 			w->st.icmp_replies++;
 	}
 	return false;
+}
+
+/* The slot of a port id (hand-offs carry the port they came in on). */
+static inline unsigned int
+port_slot(const struct msh_dp *dp, uint16_t port_id)
+{
+	for (unsigned int k = 0; k < dp->n_fports; k++)
+		if (dp->fports[k].eth.port_id == port_id)
+			return k + 1;
+	return 0;
+}
+
+/* One burst from each feed port this worker polls. */
+static uint16_t
+poll_feed_ports(struct msh_worker *w)
+{
+	struct msh_dp *dp = w->dp;
+	struct rte_mbuf *rx[RX_BURST];
+	uint16_t total = 0;
+
+	for (unsigned int k = 0; k < dp->n_fports; k++) {
+		struct msh_app_port *p = &dp->fports[k];
+		uint16_t n;
+
+		if (w->idx >= p->conf->rx_queues)
+			continue;
+		n = rte_eth_rx_burst(p->eth.port_id, (uint16_t)w->idx, rx, RX_BURST);
+		if (n == 0)
+			continue;
+		w->now_ns = msh_wall_ns();
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
+			if (!on_frame(w, rx[i], k + 1))
+				rte_pktmbuf_free(rx[i]);
+		}
+		total += n;
+	}
+	return total;
+}
+
+static inline void
+flush_feed_ports(struct msh_worker *w)
+{
+	for (unsigned int k = 1; k <= w->dp->n_fports; k++)
+		if (w->ftx[k].n > 0)
+			msh_txq_flush(&w->ftx[k]);
 }
 
 /* Packets other workers received for this worker's shards. */
@@ -183,7 +283,7 @@ drain_handoffs(struct msh_worker *w)
 	for (unsigned int i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_mbuf_to_priv(ho[i + 1]));
-		on_udp(w, rte_mbuf_to_priv(ho[i]), NULL);
+		on_udp(w, rte_mbuf_to_priv(ho[i]), NULL, port_slot(w->dp, ho[i]->port));
 		rte_pktmbuf_free(ho[i]);
 	}
 	return (uint16_t)n;
@@ -266,6 +366,8 @@ msh_worker_main(void *arg)
 	uint64_t hk_next = rte_rdtsc() + hk_period, idle = 0;
 	bool backoff = dp->conf->app.idle == MSH_IDLE_BACKOFF;
 	bool has_rx = w->rx_queue >= 0;
+	bool has_fports = dp->n_fports > 0;
+	uint64_t mcast_period = dp->tsc_hz / 100000; /* feed timers: every 10 us */
 
 	while (!dp->quit) {
 		uint16_t n = has_rx ? rte_eth_rx_burst(w->tx.port, (uint16_t)w->rx_queue, rx, RX_BURST)
@@ -280,10 +382,12 @@ msh_worker_main(void *arg)
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
-				if (!on_frame(w, rx[i]))
+				if (!on_frame(w, rx[i], 0))
 					rte_pktmbuf_free(rx[i]);
 			}
 		}
+		if (has_fports)
+			n += poll_feed_ports(w);
 		n += drain_handoffs(w);
 		spill_replies(w);
 		persist_turn(w);
@@ -301,6 +405,12 @@ msh_worker_main(void *arg)
 			msh_worker_cmd_drain(w);
 		}
 		msh_feed_fan_out(w);
+		if (w->n_routes > 0 && w->tsc - w->mcast_tsc >= mcast_period) {
+			w->mcast_tsc = w->tsc;
+			msh_mcast_turn(w);
+		}
+		if (has_fports)
+			flush_feed_ports(w);
 		if (unlikely(w->tsc >= hk_next)) {
 			w->now_ns = msh_wall_ns();
 			housekeeping(w);
@@ -315,8 +425,10 @@ msh_worker_main(void *arg)
 			idle_backoff(&idle);
 		}
 	}
+	msh_mcast_stop(w); /* held feed packets into their shards first */
 	for (unsigned int i = 0; i < w->n_owned; i++)
 		msh_spill_journal_flush(&dp->spill, w->owned[i]); /* synced before the thread stops */
 	msh_txq_flush(&w->tx);
+	flush_feed_ports(w);
 	return 0;
 }

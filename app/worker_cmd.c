@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "feed.h"
+#include "mcast.h"
 #include "repl_link.h"
 #include "spill_client.h"
 #include "worker_cmd.h"
@@ -210,6 +211,11 @@ run(struct msh_worker *w, struct msh_cmd *c)
 		return msh_repl_link_set_role(w, c->arg.role.promote, err, errlen);
 	case MSH_CMD_STALL:
 		stall(c->arg.stall.ms);
+		return 0;
+	case MSH_CMD_FEED_ADD:
+		return msh_mcast_feed_add(w, c->arg.feed, err, errlen);
+	case MSH_CMD_FEED_DEL:
+		msh_mcast_feed_del(w, c->arg.feed);
 		return 0;
 	}
 	snprintf(err, errlen, "unknown command %d", (int)c->type);

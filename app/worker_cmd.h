@@ -35,6 +35,8 @@ enum msh_cmd_type {
 	MSH_CMD_GO_MEMORY,      /**< shard: acks stop waiting; journal closes later */
 	MSH_CMD_REPL_ROLE,      /**< role: promote or demote this node */
 	MSH_CMD_STALL,          /**< stall: busy the worker for ms (fault injection) */
+	MSH_CMD_FEED_ADD,       /**< feed: route its lines (the owner joins and serves it) */
+	MSH_CMD_FEED_DEL,       /**< feed: forget it (the owner flushes it and leaves) */
 };
 
 enum msh_cmd_state {
@@ -59,6 +61,7 @@ struct msh_cmd {
 	uint32_t state; /**< enum msh_cmd_state, __atomic */
 	union {
 		struct msh_app_shard *shard;
+		struct msh_app_feed *feed;
 		struct msh_cmd_set set;
 		struct {
 			uint32_t ip;
