@@ -59,7 +59,6 @@ struct msh_mcast_route {
 
 /** A worker's IGMP host state on one port slot (RFC 3376 §5, RFC 2236 §3). */
 struct msh_igmp_port {
-	uint64_t v2_until_tsc;     /**< an IGMPv1/v2 querier was heard: v2 until then */
 	bool general_pending;      /**< a general query waits for its answer */
 	uint64_t general_due_tsc;
 	/* counters */
@@ -145,6 +144,9 @@ struct msh_dp {
 	 *  while k < its rx_queues and has TX queue k on it (IGMP, re-requests). */
 	struct msh_app_port fports[MSH_MAX_PORT_SLOTS - 1];
 	unsigned int n_fports;
+	/** Per port slot: an IGMPv1/v2 querier was heard, IGMPv2 until this TSC
+	 *  (RFC 3376 §7.2.1, per interface: any worker that hears one stores it). */
+	volatile uint64_t igmp_v2_until[MSH_MAX_PORT_SLOTS];
 	struct msh_repl_link repl;
 	struct msh_worker *workers[MSH_MAX_WORKERS]; /**< each on its lcore's NUMA node */
 	unsigned int n_workers;

@@ -90,11 +90,16 @@ filters_update(struct msh_app *app, unsigned int slot)
 		p->conf->name, rc == 0 ? "on" : "could not be turned on either");
 }
 
+static void log_marks(struct msh_app_feed *fd);
+
+/* Every worker has let go (or none is running): what it marked last (the
+ * owner's final flush) is logged, then the memory goes. */
 static void
 feed_free(struct msh_app_feed *fd)
 {
 	if (fd == NULL)
 		return;
+	log_marks(fd);
 	rte_free(fd->arb);
 	rte_free(fd);
 }
@@ -141,19 +146,34 @@ check(struct msh_app *app, const struct msh_feed_conf *fc, struct msh_app_feed *
 		if (slot < 0)
 			return -1;
 		fd->slot[l] = (uint8_t)slot;
+		if (l == 1 && slot == fd->slot[0] && fc->line[1].group == fc->line[0].group &&
+		    fc->line[1].port == fc->line[0].port) {
+			snprintf(err, errlen, "line_b: the same group, UDP port and port as line_a");
+			return -1;
+		}
 		for (unsigned int i = 0; i < app->n_feeds; i++) {
 			const struct msh_app_feed *o = app->feed_list[i];
 
-			for (unsigned int k = 0; k < o->n_lines; k++)
+			for (unsigned int k = 0; k < o->n_lines; k++) {
+				char g[16];
+
+				/* One membership a group and port: one source filter. */
+				if (o->slot[k] == slot && o->conf.line[k].group == fc->line[l].group &&
+				    o->conf.source != fc->source) {
+					snprintf(err, errlen, "%s: %s on that port is also feed %s's, "
+						 "with another source (one IGMP membership a group)",
+						 key, ip_str(fc->line[l].group, g, sizeof(g)),
+						 o->conf.name);
+					return -1;
+				}
 				if (o->slot[k] == slot && o->conf.line[k].group == fc->line[l].group &&
 				    o->conf.line[k].port == fc->line[l].port) {
-					char g[16];
-
 					snprintf(err, errlen, "%s: %s:%u on that port is feed %s's "
 						 "line %s", key, ip_str(fc->line[l].group, g, sizeof(g)),
 						 fc->line[l].port, o->conf.name, line_name[k]);
 					return -1;
 				}
+			}
 		}
 	}
 	if (fc->rerequest_ip != 0) {
@@ -279,7 +299,6 @@ msh_feeds_delete(struct msh_app *app, const char *name, char *err, size_t errlen
 	pthread_mutex_unlock(&app->shards_lock);
 	for (unsigned int l = 0; l < fd->n_lines; l++)
 		filters_update(app, fd->slot[l]);
-	msh_feeds_watch(app); /* what it marked last */
 	if (msh_proxy_del_poll(&app->dp, &d)) {
 		MSH_LOG(NOTICE, "feed %s: deleted, groups left", name);
 		feed_free(fd);
@@ -440,7 +459,8 @@ msh_feeds_json(const struct msh_app *app, const struct msh_app_feed *fd, bool fu
 	json_object_set_new(o, "counters", c);
 	if (full) {
 		json_t *marks = json_array();
-		uint64_t from = n > MSH_FEED_MARKS ? n - MSH_FEED_MARKS : 0;
+		/* The oldest slot may be being overwritten: the last MARKS - 1. */
+		uint64_t from = n > MSH_FEED_MARKS - 1 ? n - (MSH_FEED_MARKS - 1) : 0;
 
 		for (uint64_t k = from; k < n; k++) {
 			const struct msh_feed_mark *mk = fd->wk.marks + k % MSH_FEED_MARKS;
@@ -473,10 +493,11 @@ msh_feeds_igmp_json(const struct msh_app *app)
 			sum.ignored += p->ignored;
 			for (unsigned int k = 1; k < MSH_IGMP_E_COUNT; k++)
 				sum.bad[k] += p->bad[k];
-			v2 |= p->v2_until_tsc != 0 && p->v2_until_tsc > rte_rdtsc();
 		}
 		json_object_set_new(o, "port", json_string(msh_dp_port((struct msh_dp *)&app->dp,
 								       s)->conf->name));
+		v2 = app->dp.igmp_v2_until[s] != 0 &&
+		     (int64_t)(app->dp.igmp_v2_until[s] - rte_rdtsc()) > 0;
 		json_object_set_new(o, "version", json_integer(v2 ? 2 : 3));
 #define _(f) json_object_set_new(o, #f, json_integer((json_int_t)sum.f));
 		_(queries) _(reports) _(leaves) _(v2_reports) _(ignored)
@@ -544,21 +565,22 @@ msh_feeds_print(const struct msh_app *app, FILE *out)
 	}
 }
 
-void
-msh_feeds_watch(struct msh_app *app)
+/* Log what @p fd marked since the last call. */
+static void
+log_marks(struct msh_app_feed *fd)
 {
-	for (unsigned int i = 0; i < app->n_feeds; i++) {
-		struct msh_app_feed *fd = app->feed_list[i];
+	{
 		uint64_t n = __atomic_load_n(&fd->wk.marks_n, __ATOMIC_ACQUIRE);
 		uint64_t k = fd->mn.marks_logged;
 
 		if (k == n)
-			continue;
-		if (n - k > MSH_FEED_MARKS) {
+			return;
+		/* The oldest slot may be being overwritten: the last MARKS - 1 only. */
+		if (n - k > MSH_FEED_MARKS - 1) {
 			MSH_LOG(WARNING, "feed %s: %lu events not logged (more than %u at once; "
 				"see the counters)", fd->conf.name,
-				(unsigned long)(n - k - MSH_FEED_MARKS), MSH_FEED_MARKS);
-			k = n - MSH_FEED_MARKS;
+				(unsigned long)(n - k - (MSH_FEED_MARKS - 1)), MSH_FEED_MARKS - 1);
+			k = n - (MSH_FEED_MARKS - 1);
 		}
 		for (; k < n; k++) {
 			const struct msh_feed_mark *mk = &fd->wk.marks[k % MSH_FEED_MARKS];
@@ -591,4 +613,11 @@ msh_feeds_watch(struct msh_app *app)
 		}
 		fd->mn.marks_logged = n;
 	}
+}
+
+void
+msh_feeds_watch(struct msh_app *app)
+{
+	for (unsigned int i = 0; i < app->n_feeds; i++)
+		log_marks(app->feed_list[i]);
 }

@@ -236,13 +236,14 @@ msh_mcast_line_rx(struct msh_worker *w, const struct msh_mcast_route *r, const s
 	old = fd->arb->session;
 	e.old_session = &old;
 	v = msh_arb_rx(fd->arb, r->line, &m, w->now_ns, emit, &e);
-	/* The first session adopted, or a new one (start of day): it starts
-	 * where the shard was (after what the old one held, given up). */
-	if (v == MSH_ARB_NEW_SESSION || (!started && fd->arb->started))
-		mark_at(fd, v == MSH_ARB_NEW_SESSION && e.session_at ? e.session_at : before,
-			MSH_MARK_SESSION,
-			&m.session, m.seq, 0, w->now_ns);
-	else if (v == MSH_ARB_END)
+	/* The first session adopted, or a new one (start of day, maybe with
+	 * a heartbeat or an end): it starts after what the old one held. */
+	if (!started && fd->arb->started)
+		mark_at(fd, before, MSH_MARK_SESSION, &m.session, m.seq, 0, w->now_ns);
+	else if (started && !msh_name_eq(&old, &fd->arb->session))
+		mark_at(fd, e.session_at ? e.session_at : fd->as->shard->next_seq,
+			MSH_MARK_SESSION, &m.session, m.seq, 0, w->now_ns);
+	if (v == MSH_ARB_END)
 		mark(fd, MSH_MARK_END, &m.session, m.seq, 0, w->now_ns);
 }
 
@@ -284,6 +285,19 @@ msh_mcast_rr_answer(struct msh_worker *w, const struct msh_mcast_route *r,
 	if (msh_arb_fill(fd->arb, &m, w->now_ns, emit, &e) == MSH_ARB_DROPPED)
 		fd->wk.st.rerequest_bad++;
 	fd->wk.st.rerequest_msgs += fd->arb->stats.fill_msgs - before;
+}
+
+int
+msh_mcast_arp_owner(const struct msh_worker *w, unsigned int slot, const struct msh_frame *f)
+{
+	for (unsigned int i = 0; i < w->n_routes; i++) {
+		const struct msh_app_feed *fd = w->routes[i].feed;
+
+		if (w->routes[i].line == 0 && fd->slot[0] == slot && fd->conf.rerequest_ip != 0 &&
+		    fd->conf.rerequest_ip == f->arp.sender_ip)
+			return (int)fd->worker;
+	}
+	return -1;
 }
 
 void
@@ -330,7 +344,9 @@ rr_send(struct msh_worker *w, struct msh_app_feed *fd, const struct msh_arb_gap 
 	uint8_t *p;
 
 	if (!fd->wk.rr_mac_known) {
-		fd->wk.st.rerequest_no_mac++;
+		if (!fd->wk.rr_skip_counted)
+			fd->wk.st.rerequest_no_mac++;
+		fd->wk.rr_skip_counted = true;
 		if (w->tsc - fd->wk.rr_arp_tsc >= ms_to_tsc(w, RR_ARP_MS)) {
 			fd->wk.rr_arp_tsc = w->tsc;
 			msh_txq_arp_request(q, fd->conf.rerequest_ip);
@@ -338,7 +354,9 @@ rr_send(struct msh_worker *w, struct msh_app_feed *fd, const struct msh_arb_gap 
 		return;
 	}
 	if (!rr_take(fd, w->now_ns)) {
-		fd->wk.st.rerequest_limited++;
+		if (!fd->wk.rr_skip_counted)
+			fd->wk.st.rerequest_limited++;
+		fd->wk.rr_skip_counted = true;
 		return;
 	}
 	p = msh_txq_udp(q, &m, fd->wk.rr_mac, fd->conf.rerequest_ip, fd->conf.rerequest_port,
@@ -352,6 +370,7 @@ rr_send(struct msh_worker *w, struct msh_app_feed *fd, const struct msh_arb_gap 
 	msh_txq_push(q, m, NULL, 0, 0);
 	fd->wk.st.rerequests++;
 	fd->wk.rr_tries++;
+	fd->wk.rr_skip_counted = false;
 	fd->wk.rr_asked_ns = w->now_ns;
 }
 
@@ -369,6 +388,7 @@ rr_turn(struct msh_worker *w, struct msh_app_feed *fd)
 		fd->wk.rr_first = g.first;
 		fd->wk.rr_since_ns = g.since_ns;
 		fd->wk.rr_tries = 0;
+		fd->wk.rr_skip_counted = false;
 	}
 	if (fd->wk.rr_tries == 0 ||
 	    (fd->wk.rr_tries < RR_RETRIES &&
@@ -381,7 +401,9 @@ rr_turn(struct msh_worker *w, struct msh_app_feed *fd)
 static bool
 v2_mode(const struct msh_worker *w, unsigned int slot)
 {
-	return w->igmp[slot].v2_until_tsc != 0 && (int64_t)(w->igmp[slot].v2_until_tsc - w->tsc) > 0;
+	uint64_t until = w->dp->igmp_v2_until[slot];
+
+	return until != 0 && (int64_t)(until - rte_rdtsc()) > 0;
 }
 
 /* The first route of (slot, group) in the table: one membership per group. */
@@ -394,7 +416,9 @@ first_of_group(const struct msh_worker *w, unsigned int k)
 	return true;
 }
 
-static void
+/* @return false when nothing could be queued (queue full, no mbuf): the
+ * caller's timer stays pending and tries again next turn. */
+static bool
 igmp_send(struct msh_worker *w, unsigned int slot, const struct msh_igmp_record *recs,
 	  uint16_t n)
 {
@@ -404,7 +428,11 @@ igmp_send(struct msh_worker *w, unsigned int slot, const struct msh_igmp_record 
 	int len;
 
 	if (n == 0)
-		return;
+		return true;
+	if (q->n + (v2_mode(w, slot) ? n : 1u) > q->cap) {
+		q->st.full++;
+		return false;
+	}
 	if (v2_mode(w, slot)) {
 		/* v2 has no sources and one group a message. */
 		for (uint16_t i = 0; i < n; i++) {
@@ -414,7 +442,7 @@ igmp_send(struct msh_worker *w, unsigned int slot, const struct msh_igmp_record 
 			m = rte_pktmbuf_alloc(q->pool);
 			if (m == NULL) {
 				q->st.no_mbuf++;
-				return;
+				return i > 0;
 			}
 			len = (leave ? msh_igmp_v2_leave_build : msh_igmp_v2_report_build)(
 				rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), q->ifc->mac,
@@ -423,27 +451,30 @@ igmp_send(struct msh_worker *w, unsigned int slot, const struct msh_igmp_record 
 				rte_pktmbuf_free(m);
 				continue;
 			}
-			msh_txq_push_raw(q, m);
+			if (!msh_txq_push_raw(q, m))
+				return i > 0;
 			if (leave)
 				ip->leaves++;
 			else
 				ip->v2_reports++;
 		}
-		return;
+		return true;
 	}
 	m = rte_pktmbuf_alloc(q->pool);
 	if (m == NULL) {
 		q->st.no_mbuf++;
-		return;
+		return false;
 	}
 	len = msh_igmp_v3_report_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
 				       q->ifc->mac, q->ifc->ip, recs, n);
 	if (len < 0 || rte_pktmbuf_append(m, (uint16_t)len) == NULL) {
 		rte_pktmbuf_free(m);
-		return;
+		return true; /* cannot be built: never will be */
 	}
-	msh_txq_push_raw(q, m);
+	if (!msh_txq_push_raw(q, m))
+		return false;
 	ip->reports++;
+	return true;
 }
 
 /* The record of route @p k: a state (answer to a query), a join or a leave. */
@@ -471,7 +502,7 @@ record_of(const struct msh_mcast_route *r, enum rec_what what, struct msh_igmp_r
 }
 
 /* Every membership of @p slot in one report (a general query's answer). */
-static void
+static bool
 igmp_report_all(struct msh_worker *w, unsigned int slot)
 {
 	struct msh_igmp_record recs[IGMP_MAX_RECORDS];
@@ -480,16 +511,16 @@ igmp_report_all(struct msh_worker *w, unsigned int slot)
 	for (unsigned int i = 0; i < w->n_routes; i++)
 		if (w->routes[i].slot == slot && first_of_group(w, i))
 			record_of(&w->routes[i], REC_STATE, &recs[n++]);
-	igmp_send(w, slot, recs, n);
+	return igmp_send(w, slot, recs, n);
 }
 
-static void
+static bool
 igmp_report_one(struct msh_worker *w, const struct msh_mcast_route *r, enum rec_what what)
 {
 	struct msh_igmp_record rec;
 
 	record_of(r, what, &rec);
-	igmp_send(w, r->slot, &rec, 1);
+	return igmp_send(w, r->slot, &rec, 1);
 }
 
 void
@@ -510,7 +541,7 @@ msh_mcast_igmp_rx(struct msh_worker *w, unsigned int slot, const uint8_t *d, uin
 	}
 	ip->queries++;
 	if (kind != MSH_IGMP_QUERY_V3)
-		ip->v2_until_tsc = w->tsc + ms_to_tsc(w, IGMP_OLDER_QUERIER_S * 1000ull);
+		w->dp->igmp_v2_until[slot] = w->tsc + ms_to_tsc(w, IGMP_OLDER_QUERIER_S * 1000ull);
 	/* Max Resp Time is in tenths of a second; 0 (a v1 query's) means 10 s. */
 	max_resp = ms_to_tsc(w, 100ull * (q.max_resp_ds ? q.max_resp_ds : 100));
 	if (q.scope == MSH_IGMP_GENERAL) {
@@ -537,8 +568,9 @@ igmp_turn(struct msh_worker *w)
 		struct msh_igmp_port *ip = &w->igmp[s];
 
 		if (ip->general_pending && (int64_t)(w->tsc - ip->general_due_tsc) >= 0) {
+			if (!igmp_report_all(w, s))
+				continue;
 			ip->general_pending = false;
-			igmp_report_all(w, s);
 			/* The general answer covers every group of the port. */
 			for (unsigned int i = 0; i < w->n_routes; i++)
 				if (w->routes[i].slot == s)
@@ -548,15 +580,14 @@ igmp_turn(struct msh_worker *w)
 	for (unsigned int i = 0; i < w->n_routes; i++) {
 		struct msh_mcast_route *r = &w->routes[i];
 
-		if (r->query_pending && (int64_t)(w->tsc - r->query_due_tsc) >= 0) {
+		if (r->query_pending && (int64_t)(w->tsc - r->query_due_tsc) >= 0 &&
+		    igmp_report_one(w, r, REC_STATE))
 			r->query_pending = false;
-			igmp_report_one(w, r, REC_STATE);
-		}
-		if (r->unsolicited_left > 0 && (int64_t)(w->tsc - r->unsolicited_tsc) >= 0) {
+		if (r->unsolicited_left > 0 && (int64_t)(w->tsc - r->unsolicited_tsc) >= 0 &&
+		    igmp_report_one(w, r, REC_JOIN)) {
 			r->unsolicited_left--;
 			r->unsolicited_tsc = w->tsc + msh_igmp_resp_delay(
 				ms_to_tsc(w, IGMP_UNSOLICITED_MS), rte_rand());
-			igmp_report_one(w, r, REC_JOIN);
 		}
 	}
 }
@@ -594,10 +625,14 @@ msh_mcast_feed_add(struct msh_worker *w, struct msh_app_feed *fd, char *err, siz
 {
 	unsigned int first = w->n_routes;
 
-	if (w->n_routes + fd->n_lines > MSH_MCAST_MAX_ROUTES ||
-	    (fd->worker == w->idx && w->n_feeds == MSH_CONF_MAX_FEEDS)) {
+	if (w->n_routes + fd->n_lines > MSH_MCAST_MAX_ROUTES) {
 		snprintf(err, errlen, "worker %u routes %u lines already, the most", w->idx,
 			 w->n_routes);
+		return -1;
+	}
+	if (fd->worker == w->idx && w->n_feeds == MSH_CONF_MAX_FEEDS) {
+		snprintf(err, errlen, "worker %u owns %u feeds already, the most", w->idx,
+			 w->n_feeds);
 		return -1;
 	}
 	for (unsigned int l = 0; l < fd->n_lines; l++) {

@@ -68,7 +68,6 @@ struct msh_feed_stats {
 #undef _
 	uint64_t line_pkts[MSH_CONF_FEED_LINES];   /**< datagrams received per line */
 	uint64_t line_bad[MSH_CONF_FEED_LINES];    /**< not MoldUDP64 (wire reason counted too) */
-	uint64_t line_source[MSH_CONF_FEED_LINES]; /**< from another source than source = */
 };
 
 /** The owning worker's part of a feed. */
@@ -80,6 +79,7 @@ struct msh_feed_wk {
 	/* Re-requests: the gap asked for, and the rate bucket. */
 	uint64_t rr_first, rr_since_ns, rr_asked_ns;
 	uint32_t rr_tries;
+	bool rr_skip_counted;  /**< this try's no-MAC / rate skip is counted already */
 	uint64_t rr_tokens_ns; /**< bucket level, in ns of rate */
 	uint64_t rr_fill_ns;
 	uint8_t rr_mac[6];     /**< the server's MAC, once known */
@@ -130,7 +130,10 @@ void msh_mcast_rr_answer(struct msh_worker *w, const struct msh_mcast_route *r,
 /** An IGMP frame on @p slot (@p d, @p len: the whole frame). */
 void msh_mcast_igmp_rx(struct msh_worker *w, unsigned int slot, const uint8_t *d, uint32_t len);
 
-/** Learn the MAC of a re-request server from an ARP packet on @p slot. */
+/** The worker owning the feed whose re-request server sent this ARP on @p slot, or -1. */
+int msh_mcast_arp_owner(const struct msh_worker *w, unsigned int slot, const struct msh_frame *f);
+
+/** Learn the MAC of a re-request server from an ARP packet on @p slot (its owner). */
 void msh_mcast_arp_learn(struct msh_worker *w, unsigned int slot, const struct msh_frame *f);
 
 /**

@@ -90,13 +90,19 @@ msh_txq_push(struct msh_txq *q, struct rte_mbuf *m, struct msh_sub *sub, uint64_
 	q->n++;
 }
 
-void
+bool
 msh_txq_push_raw(struct msh_txq *q, struct rte_mbuf *m)
 {
+	if (unlikely(msh_txq_full(q))) {
+		q->st.full++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
 	q->pkt[q->n] = m;
 	q->sub[q->n] = NULL;
 	q->bytes += rte_pktmbuf_pkt_len(m);
 	q->n++;
+	return true;
 }
 
 uint16_t

@@ -75,8 +75,9 @@ void msh_txq_udp_trim(struct msh_txq *q, struct rte_mbuf *m, uint16_t len, uint1
 void msh_txq_push(struct msh_txq *q, struct rte_mbuf *m, struct msh_sub *sub,
 		  uint64_t first_seq, uint16_t msgs);
 
-/** Queue a frame as it is (ARP, ICMP). */
-void msh_txq_push_raw(struct msh_txq *q, struct rte_mbuf *m);
+/** Queue a frame as it is (ARP, ICMP, IGMP). @return false when the queue was
+ *  full (the mbuf is freed and counted in full). */
+bool msh_txq_push_raw(struct msh_txq *q, struct rte_mbuf *m);
 
 /** Send everything queued in one burst. @return packets the driver took. */
 uint16_t msh_txq_flush(struct msh_txq *q);

@@ -196,7 +196,10 @@ on_frame(struct msh_worker *w, struct rte_mbuf *m, unsigned int slot)
 	if (likely(kind == MSH_FRAME_UDP))
 		return on_udp(w, &f, m, slot);
 	if (kind < 0) {
-		if (kind == -MSH_NET_DROP_IP_PROTO && f.proto == MSH_IPPROTO_IGMP) {
+		/* IGMP; a snooping switch's querier may send from 0.0.0.0. */
+		if ((kind == -MSH_NET_DROP_IP_PROTO ||
+		     (kind == -MSH_NET_DROP_IP_BAD_SRC && f.src_ip == 0)) &&
+		    f.proto == MSH_IPPROTO_IGMP) {
 			msh_mcast_igmp_rx(w, slot, d, rte_pktmbuf_data_len(m));
 			return false;
 		}
@@ -209,8 +212,14 @@ on_frame(struct msh_worker *w, struct rte_mbuf *m, unsigned int slot)
 		 * the re-request servers of feeds. */
 		if (r->on && slot == 0 && f.arp.sender_ip == r->port.conf->peer_ingest_ip)
 			w->dp->repl.peer_ingest_tsc = w->tsc;
-		if (w->n_feeds > 0)
+		if (w->n_routes > 0) {
+			int owner = msh_mcast_arp_owner(w, slot, &f);
+
+			/* A re-request server's MAC goes to its feed's owner. */
+			if (owner >= 0 && handoff_to(w, m, &f, (unsigned int)owner))
+				return true;
 			msh_mcast_arp_learn(w, slot, &f);
+		}
 		return false;
 	}
 	if (msh_txq_answer(q, kind, d, &f)) {
@@ -281,9 +290,15 @@ drain_handoffs(struct msh_worker *w)
 	w->now_ns = msh_wall_ns();
 	w->st.handoff_in += n;
 	for (unsigned int i = 0; i < n; i++) {
+		const struct msh_frame *f = rte_mbuf_to_priv(ho[i]);
+
 		if (i + 1 < n)
 			rte_prefetch0(rte_mbuf_to_priv(ho[i + 1]));
-		on_udp(w, rte_mbuf_to_priv(ho[i]), NULL, port_slot(w->dp, ho[i]->port));
+		/* ARP from a feed's re-request server, else UDP. */
+		if (unlikely(f->ethertype == MSH_ETHERTYPE_ARP))
+			msh_mcast_arp_learn(w, port_slot(w->dp, ho[i]->port), f);
+		else
+			on_udp(w, f, NULL, port_slot(w->dp, ho[i]->port));
 		rte_pktmbuf_free(ho[i]);
 	}
 	return (uint16_t)n;
