@@ -46,6 +46,40 @@ load(struct msh_conf *c, const char *text, char *err)
 	return msh_conf_load_string(c, text, "t.conf", err, MSH_CONF_ERR_LEN);
 }
 
+/* Whole-file cases: each loads (want "") or fails with want in its error and
+ * leaves the configuration untouched (a file that parses but fails a check is
+ * not taken either). */
+struct load_case {
+	const char *text;
+	const char *want;
+};
+
+static void
+load_cases(const struct load_case *cases, size_t n)
+{
+	struct msh_conf *c = conf_new(), *before = conf_new();
+	char err[MSH_CONF_ERR_LEN];
+
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		msh_conf_defaults(c);
+		memcpy(before, c, sizeof(*c));
+		rc = load(c, cases[i].text, err);
+		if (cases[i].want[0] == '\0') {
+			if (rc != 0)
+				fail_msg("case %zu: %s", i, err);
+			continue;
+		}
+		if (rc != -EINVAL)
+			fail_msg("case %zu gave %d, want -EINVAL (%s)", i, rc, err);
+		assert_has(err, cases[i].want);
+		assert_memory_equal(c, before, sizeof(*c));
+	}
+	free(c);
+	free(before);
+}
+
 static char *
 dump(const struct msh_conf *c)
 {
@@ -844,9 +878,7 @@ test_file_layout(void **state)
 static void
 test_cross_checks(void **state)
 {
-	static const struct {
-		const char *text, *want;
-	} cases[] = {
+	static const struct load_case cases[] = {
 		{ "[appliance]\narena_bytes = 4G\n[shard ticks]\nsegment_bytes = 64M\n"
 		  "max_bytes = 100M\n",
 		  "t.conf: [shard ticks] segment_bytes: 64M is more than half of max_bytes 100M (a "
@@ -931,28 +963,7 @@ test_cross_checks(void **state)
 		  "segment_bytes = 2G\nworker = auto\n",
 		  "" },
 	};
-	struct msh_conf *c = conf_new(), *before = conf_new();
-	char err[MSH_CONF_ERR_LEN];
-
-	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
-		int rc;
-
-		msh_conf_defaults(c);
-		memcpy(before, c, sizeof(*c));
-		rc = load(c, cases[i].text, err);
-		if (cases[i].want[0] == '\0') {
-			if (rc != 0)
-				fail_msg("case %zu: %s", i, err);
-			continue;
-		}
-		if (rc != -EINVAL)
-			fail_msg("case %zu gave %d, want -EINVAL (%s)", i, rc, err);
-		assert_has(err, cases[i].want);
-		/* A file that parses but fails a check is not taken either. */
-		assert_memory_equal(c, before, sizeof(*c));
-	}
-	free(c);
-	free(before);
+	load_cases(cases, MSH_ARRAY_SIZE(cases));
 }
 
 /* msh_shard_conf_check() on structs filled in code, as "shard create" does. */
@@ -1793,9 +1804,7 @@ test_feed_cross_checks(void **state)
 {
 #define REPL_PORT                                                                             \
 	"[port r]\nrole = replication\ndevice = r\naddress = 10.9.0.1/30\npeer = 10.9.0.2\n"
-	static const struct {
-		const char *text, *want;
-	} cases[] = {
+	static const struct load_case cases[] = {
 		/* the feed's own rules, prefixed with its section */
 		{ FEED_BASE "[feed f]\nline_a = 239.1.1.1:1\n",
 		  "t.conf: [feed f] shard: missing (the NAME of the [shard NAME] the feed appends "
@@ -1901,22 +1910,7 @@ test_feed_cross_checks(void **state)
 	struct msh_conf *c = conf_new(), *before = conf_new();
 	char err[MSH_CONF_ERR_LEN];
 
-	for (size_t i = 0; i < MSH_ARRAY_SIZE(cases); i++) {
-		int rc;
-
-		msh_conf_defaults(c);
-		memcpy(before, c, sizeof(*c));
-		rc = load(c, cases[i].text, err);
-		if (cases[i].want[0] == '\0') {
-			if (rc != 0)
-				fail_msg("case %zu: %s", i, err);
-			continue;
-		}
-		if (rc != -EINVAL)
-			fail_msg("case %zu gave %d, want -EINVAL (%s)", i, rc, err);
-		assert_has(err, cases[i].want);
-		assert_memory_equal(c, before, sizeof(*c));
-	}
+	load_cases(cases, MSH_ARRAY_SIZE(cases));
 	/* The allowed case, as loaded. */
 	assert_int_equal(load(c, cases[MSH_ARRAY_SIZE(cases) - 2].text, err), 0);
 	assert_int_equal(c->n_ports, 4);
