@@ -50,8 +50,9 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # bench_fanout is a DPDK program (its own rule below), the others are not.
+# feed_kernel: the kernel-socket sender, baseline and subscriber of feed_latency.sh.
 BENCH_SRC := $(filter-out tests/bench/bench_fanout.c,$(wildcard tests/bench/bench_*.c)) \
-             tests/bench/nats_bench.c
+             tests/bench/nats_bench.c tests/bench/feed_kernel.c
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/bench_fanout
 
 APP_SRC   := $(wildcard app/*.c) $(wildcard drivers/net/*.c) $(wildcard drivers/storage/*.c)

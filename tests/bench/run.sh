@@ -177,7 +177,9 @@ EOT
 	arb_section
 	fanout_section
 	ceiling_section
+	script_section "Feed engine ceiling" feed_ceiling.sh
 	script_section "memshard beside nats-server" side_by_side.sh root
+	script_section "Feed to subscriber (multicast in, MoldUDP64 out)" feed_latency.sh root
 	script_section "Spill and persistence" spill.sh root
 	script_section "Replication" repl.sh root
 } >"$OUT.new" && mv "$OUT.new" "$OUT"
