@@ -38,43 +38,8 @@ assert a.size >= 16 and a.k >= 1 and 20 + a.k * (a.size + 2) <= 1472, "packet ov
 APP_IP, SRC_IP, CLI_PORT = 0x0A4D0001, 0x0A4D0002, 40000
 GROUPS = [(0xEF4D0101, 30001), (0xEF4D0102, 30002)]
 SHARD = b"ticks".ljust(10)
-M64 = (1 << 64) - 1
-
-
-# SipHash-2-4 and the token as tests/bench/mkpcap.py computes them.
-def rotl(x, b):
-    return ((x << b) | (x >> (64 - b))) & M64
-
-
-def siphash24(k0, k1, data):
-    v0, v1, v2, v3 = k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573
-
-    def rnd():
-        nonlocal v0, v1, v2, v3
-        v0 = (v0 + v1) & M64; v1 = rotl(v1, 13) ^ v0; v0 = rotl(v0, 32)
-        v2 = (v2 + v3) & M64; v3 = rotl(v3, 16) ^ v2
-        v0 = (v0 + v3) & M64; v3 = rotl(v3, 21) ^ v0
-        v2 = (v2 + v1) & M64; v1 = rotl(v1, 17) ^ v2; v2 = rotl(v2, 32)
-    full = len(data) // 8 * 8
-    for i in range(0, full, 8):
-        m = int.from_bytes(data[i:i + 8], "little")
-        v3 ^= m; rnd(); rnd(); v0 ^= m
-    b = (len(data) << 56) | int.from_bytes(data[full:], "little")
-    v3 ^= b; rnd(); rnd(); v0 ^= b
-    v2 ^= 0xFF
-    for _ in range(4):
-        rnd()
-    return v0 ^ v1 ^ v2 ^ v3
-
-
-assert siphash24(0x0706050403020100, 0x0F0E0D0C0B0A0908, bytes(range(15))) == 0xA129CA6149BE45E5
-
-
-def ipsum(h):
-    s = sum(struct.unpack(">10H", h))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+# SipHash-2-4 (the SUBSCRIBE token) and the IPv4 header checksum: mkpcap.py's.
+from mkpcap import M64, ipsum, siphash24  # noqa: E402
 
 
 def ip_udp(src, dst, sport, dport, payload, ttl):

@@ -4,12 +4,13 @@
 SUBSCRIBE (with a valid token, computed from the appliance's token_secret) so
 the worker fans every message out, then N PUBLISH datagrams of K messages each
 from one publisher with contiguous publisher_seq (nothing is a duplicate).
-Usage: mkpcap.py OUT N K SIZE SECRET_HEX"""
+Usage: mkpcap.py OUT N K SIZE SECRET_HEX
+
+Importable: mkfeedpcap.py takes siphash24 and ipsum from here."""
 import struct
 import sys
 import time
 
-out, n, k, size, secret = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5], 16)
 APP_IP, CLI_IP, CLI_PORT = 0x0A4D0001, 0x0A4D0002, 40000
 SHARD = b"ticks".ljust(10)
 M64 = (1 << 64) - 1
@@ -62,22 +63,29 @@ def hdr(t, flags, count):
     return struct.pack(">HBBBBH10sH", 0x4D53, 1, t, flags, 0, count, SHARD, 0)
 
 
-# The appliance keys SipHash with (secret, ~secret) and hashes the source
-# address and port in host order as stored in memory (little-endian here),
-# the shard name, then the 30 s time bucket.
-bucket = time.time_ns() // 30_000_000_000
-key = struct.pack("<IH", CLI_IP, CLI_PORT) + SHARD + struct.pack("<Q", bucket)
-token = siphash24(secret, (~secret) & M64, key) or 1
-msg = bytes((i * 7) & 0xFF for i in range(size))
-block = struct.pack(">H", size) + msg
-with open(out, "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+def main():
+    out, n, k, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    secret = int(sys.argv[5], 16)
+    # The appliance keys SipHash with (secret, ~secret) and hashes the source
+    # address and port in host order as stored in memory (little-endian here),
+    # the shard name, then the 30 s time bucket.
+    bucket = time.time_ns() // 30_000_000_000
+    key = struct.pack("<IH", CLI_IP, CLI_PORT) + SHARD + struct.pack("<Q", bucket)
+    token = siphash24(secret, (~secret) & M64, key) or 1
+    msg = bytes((i * 7) & 0xFF for i in range(size))
+    block = struct.pack(">H", size) + msg
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
 
-    def put(fr):
-        f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
+        def put(fr):
+            f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
 
-    put(frame(hdr(3, 0, 0) + struct.pack(">IQQ", 600000, 0, token), CLI_PORT))
-    blocks = block * k
-    for i in range(n):
-        put(frame(hdr(1, 0, k) + struct.pack(">IQ", 1, 1 + i * k) + blocks, 40001))
-print(f"{out}: 1 SUBSCRIBE + {n} PUBLISH x {k} messages of {size} B")
+        put(frame(hdr(3, 0, 0) + struct.pack(">IQQ", 600000, 0, token), CLI_PORT))
+        blocks = block * k
+        for i in range(n):
+            put(frame(hdr(1, 0, k) + struct.pack(">IQ", 1, 1 + i * k) + blocks, 40001))
+    print(f"{out}: 1 SUBSCRIBE + {n} PUBLISH x {k} messages of {size} B")
+
+
+if __name__ == "__main__":
+    main()

@@ -125,4 +125,22 @@ assert_reason_names(const char *(*fn)(int), int count, const char *zero, const c
 	assert_string_equal(fn(-2147483647 - 1), unknown);
 }
 
+/* Internet checksum as RFC 1071 writes it (big-endian 16-bit words, an odd
+ * byte padded with zero, end-around carry, complement), slow on purpose and
+ * independent of lib/net, over [p, p+len) plus @p init: the value for a
+ * checksum field, 0 over a correct header. test_net and test_igmp share it. */
+static inline uint16_t
+ref_csum(const uint8_t *p, size_t len, uint32_t init)
+{
+	uint64_t s = init;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xFFFF) + (s >> 16);
+	return (uint16_t)~s;
+}
+
 #endif /* MSH_TESTUTIL_H */
