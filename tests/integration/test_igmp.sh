@@ -39,12 +39,13 @@ have() { [ "$(decoded | grep -cE "$2")" -ge "$1" ]; }
 # dumpcap may say "Capturing on" before its filter takes packets: a query of
 # our own (which the appliance, with no feed yet, has nothing to answer) shows
 # when the capture has started.
+nprobe=0
 probe() {
+	nprobe=$((nprobe + 1)) # the appliance counts each, captured or not
 	in_ns $Q "$MSH_CLIENT_IP" v3 0.0.0.0 10 >/dev/null &&
 		[ "$(tshark -r "$MSH_TMP/igmp.pcap" -Y 'igmp.type == 0x11' 2>/dev/null | wc -l)" -gt 0 ]
 }
 wait_for 20 "the capture to see a probe query" probe
-nprobe=$(tshark -r "$MSH_TMP/igmp.pcap" -Y 'igmp.type == 0x11' 2>/dev/null | wc -l)
 
 ctl feed create asm shard=ticks line_a=239.77.3.1:30021 line_b=239.77.3.2:30022 >/dev/null ||
 	fail "feed create asm"
